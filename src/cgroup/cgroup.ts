@@ -1,0 +1,275 @@
+/**
+ * `Cgroup`: one class over both kernel drivers. A cgroup is a location (one directory on
+ * v2, one per controller hierarchy on v1) plus the driver that knows its files.
+ */
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentHostError, ErrorCode } from '../errors.js';
+import { validateName } from '../util/name.js';
+import { detectHierarchy, type CgroupHierarchy, type DetectOptions, type HierarchyKey, type Location } from './detect.js';
+import type { CgroupDriver } from './driver.js';
+import { childDirs, exists, makeDir, removeDir, writeFile } from './files.js';
+import { spawnJoined, type SpawnOptions, type Subprocess } from './join.js';
+import { resolveLimits, type Limits } from './limits.js';
+import type { CgroupStats, MemoryEvents } from './stats.js';
+import { v1Driver } from './v1.js';
+import { signalQuietly, v2Driver } from './v2.js';
+import { CgroupWatcher, type WatchOptions } from './watch.js';
+
+export interface CgroupContext {
+  /** The detected hierarchy; default: {@link detectHierarchy} of this process. */
+  hierarchy?: CgroupHierarchy;
+}
+
+export interface CreateOptions {
+  limits?: Limits;
+  /** Load the cgroup if it exists instead of failing with `ERR_CGROUP_EXISTS`. Default `false`. */
+  existOk?: boolean;
+}
+
+export interface KillOptions {
+  /** Give up (with `ERR_CGROUP_BUSY`) when processes remain after this many ms. Default 10 000. */
+  timeout?: number;
+  /** v2: use freeze → SIGKILL each → thaw even where cgroup.kill exists. */
+  fallback?: boolean;
+}
+
+let cachedHierarchy: CgroupHierarchy | undefined;
+
+/** This process's cgroup hierarchy, detected once. */
+export function hostHierarchy(options?: DetectOptions): CgroupHierarchy {
+  if (options) return detectHierarchy(options);
+  cachedHierarchy ??= detectHierarchy();
+  return cachedHierarchy;
+}
+
+function driverFor(hierarchy: CgroupHierarchy): CgroupDriver {
+  if (hierarchy.version === 2) return v2Driver;
+  if (hierarchy.version === 1) return v1Driver;
+  throw new AgentHostError(
+    ErrorCode.CGROUP_UNAVAILABLE,
+    `no usable cgroup memory controller (mode: ${hierarchy.mode}); agents need cgroup v2 with the memory ` +
+      'controller, or the v1 memory hierarchy, mounted',
+  );
+}
+
+export class Cgroup {
+  readonly hierarchy: CgroupHierarchy;
+  readonly driver: CgroupDriver;
+  /** Directory in each hierarchy the cgroup spans. */
+  readonly location: Readonly<Location>;
+  #peakSeen = 0;
+
+  /** Use {@link Cgroup.self}, {@link Cgroup.load}, {@link Cgroup.create} or {@link Cgroup.child}. */
+  constructor(location: Location, context: CgroupContext = {}) {
+    this.hierarchy = context.hierarchy ?? hostHierarchy();
+    this.driver = driverFor(this.hierarchy);
+    this.location = Object.freeze({ ...location });
+    if (this.driver.keys(this.hierarchy).every((key) => location[key] === undefined)) {
+      throw new AgentHostError(ErrorCode.INVALID_OPTION, 'a cgroup location needs a directory in at least one hierarchy');
+    }
+  }
+
+  /** The cgroup this process runs in. */
+  static self(context: CgroupContext = {}): Cgroup {
+    const hierarchy = context.hierarchy ?? hostHierarchy();
+    const driver = driverFor(hierarchy);
+    const location: Location = {};
+    for (const key of driver.keys(hierarchy)) location[key] = hierarchy.own[key];
+    return new Cgroup(location, { hierarchy });
+  }
+
+  /**
+   * An existing cgroup: a directory on v2 (absolute, or relative to the mount point), a
+   * location on v1. Fails with `ERR_CGROUP_NOT_FOUND` if it does not exist.
+   */
+  static load(path: string | Location, context: CgroupContext = {}): Cgroup {
+    const hierarchy = context.hierarchy ?? hostHierarchy();
+    const driver = driverFor(hierarchy);
+    let location: Location;
+    if (typeof path === 'string') {
+      location = {};
+      for (const key of driver.keys(hierarchy)) {
+        const mount = hierarchy.mounts[key]!;
+        location[key] = path.startsWith(`${mount}/`) || path === mount ? path : join(mount, path);
+      }
+    } else location = path;
+    const cgroup = new Cgroup(location, { hierarchy });
+    if (!cgroup.exists()) {
+      throw new AgentHostError(ErrorCode.CGROUP_NOT_FOUND, `cgroup ${cgroup.path} does not exist`, { cgroup: cgroup.path });
+    }
+    return cgroup;
+  }
+
+  /** Creates `name` below `parent`, enabling the controllers it needs, and applies `limits`. */
+  static create(parent: Cgroup, name: string, options: CreateOptions = {}): Cgroup {
+    const resolved = options.limits === undefined ? undefined : resolveLimits(options.limits);
+    const child = parent.child(name);
+    parent.driver.enableControllers(parent.location, parent.hierarchy);
+    const made: string[] = [];
+    try {
+      for (const dir of child.dirs) {
+        if (exists(dir)) {
+          if (!options.existOk) {
+            throw new AgentHostError(ErrorCode.CGROUP_EXISTS, `cgroup ${dir} already exists`, { cgroup: dir });
+          }
+          continue;
+        }
+        makeDir(dir);
+        made.push(dir);
+      }
+      if (resolved) child.#apply(resolved);
+    } catch (error) {
+      // Never leave a half-made cgroup behind.
+      for (const dir of made.reverse()) removeDir(dir);
+      throw error;
+    }
+    return child;
+  }
+
+  /** The cgroup `name` below this one (not created). */
+  child(name: string): Cgroup {
+    validateName(name, 'cgroup name');
+    const location: Location = {};
+    for (const [key, dir] of Object.entries(this.location)) location[key as HierarchyKey] = join(dir, name);
+    return new Cgroup(location, { hierarchy: this.hierarchy });
+  }
+
+  /** The main directory: the v2 directory, or the v1 memory one. */
+  get path(): string {
+    return this.location.unified ?? this.location.memory ?? this.dirs[0]!;
+  }
+
+  get name(): string {
+    return basename(this.path);
+  }
+
+  get version(): 1 | 2 {
+    return this.driver.version;
+  }
+
+  /** Every directory of this cgroup. */
+  get dirs(): string[] {
+    return Object.values(this.location);
+  }
+
+  exists(): boolean {
+    return this.dirs.every((dir) => exists(dir));
+  }
+
+  /** Makes this cgroup able to hold limited children (v2: enables memory, pids, cpu, io below it). */
+  enableControllers(): void {
+    this.driver.enableControllers(this.location, this.hierarchy);
+  }
+
+  setLimits(limits: Limits): void {
+    this.#apply(resolveLimits(limits));
+  }
+
+  #apply(limits: ReturnType<typeof resolveLimits>): void {
+    for (const write of this.driver.limitWrites(limits)) {
+      const dir = this.location[write.hierarchy];
+      if (dir === undefined || (write.optional && !exists(dir, write.file))) continue;
+      writeFile(dir, write.file, write.value);
+    }
+  }
+
+  stats(): CgroupStats {
+    const raw = this.driver.stats(this.location);
+    this.#peakSeen = Math.max(this.#peakSeen, raw.memory.current, raw.memory.peak ?? 0);
+    return { ...raw, memory: { ...raw.memory, peak: raw.memory.peak ?? this.#peakSeen } };
+  }
+
+  memoryEvents(): MemoryEvents | undefined {
+    return this.driver.memoryEvents(this.location);
+  }
+
+  /** Pids of the processes in the cgroup. */
+  procs(): number[] {
+    return this.driver.procs(this.location);
+  }
+
+  /** Whether any process is left in the cgroup (or its children). */
+  populated(): boolean {
+    return this.driver.populated(this.location);
+  }
+
+  /** Starts `command` inside this cgroup: it joins before exec, so nothing escapes. */
+  spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Subprocess {
+    return spawnJoined(this.driver.procsFiles(this.location), command, args, options);
+  }
+
+  /** Moves an existing process (all its threads) into this cgroup. */
+  addProcess(pid: number): void {
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw new AgentHostError(ErrorCode.INVALID_OPTION, `invalid pid ${pid}`);
+    for (const file of this.driver.procsFiles(this.location)) {
+      const dir = join(file, '..');
+      writeFile(dir, 'cgroup.procs', String(pid));
+    }
+  }
+
+  /** Sends `signal` to every process in the cgroup; returns how many received it. */
+  signal(signal: NodeJS.Signals): number {
+    let count = 0;
+    for (const pid of this.procs()) if (signalQuietly(pid, signal)) count++;
+    return count;
+  }
+
+  /** Kills every process and resolves once the cgroup is empty. */
+  async kill(options: KillOptions = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeout ?? 10_000);
+    for (let delay = 1; this.populated(); delay = Math.min(delay * 2, 50)) {
+      if (Date.now() > deadline) {
+        throw new AgentHostError(ErrorCode.CGROUP_BUSY, `processes ${this.procs().join(', ')} survived killing cgroup ${this.path}`, {
+          cgroup: this.path,
+        });
+      }
+      await this.driver.killAll(this.location, options);
+      if (!this.populated()) return;
+      await sleep(delay);
+    }
+  }
+
+  freeze(): Promise<void> {
+    return this.driver.setFrozen(this.location, true);
+  }
+
+  thaw(): Promise<void> {
+    return this.driver.setFrozen(this.location, false);
+  }
+
+  /** Child cgroups that exist now. */
+  children(): Cgroup[] {
+    return childDirs(this.path).map((name) => this.child(name));
+  }
+
+  /**
+   * Removes the cgroup: kills leftover processes, removes child cgroups first, and retries
+   * EBUSY with backoff (the kernel frees a just-emptied cgroup asynchronously), as runc does.
+   */
+  async delete(options: KillOptions = {}): Promise<void> {
+    for (const child of this.children()) await child.delete(options);
+    if (this.dirs.every((dir) => !exists(dir))) return;
+    await this.kill(options);
+    for (const dir of this.dirs) {
+      for (let attempt = 0, delay = 2; ; attempt++, delay *= 2) {
+        try {
+          removeDir(dir);
+          break;
+        } catch (error) {
+          if (!(error instanceof AgentHostError) || error.code !== ErrorCode.CGROUP_BUSY || attempt >= 8) throw error;
+          await sleep(delay);
+        }
+      }
+    }
+  }
+
+  /** Watches memory.events and emptiness (inotify on v2, polling on v1). Close it when done. */
+  watch(options?: WatchOptions): CgroupWatcher {
+    return new CgroupWatcher(this.driver, this.location, options);
+  }
+
+  toString(): string {
+    return this.path;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Where the cgroup hierarchies are and where this process sits in them, from
+ * /proc/self/cgroup and /proc/self/mountinfo. Both are namespace-relative, so the
+ * answer is right inside a container with its own cgroup namespace too.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseList, parseMountinfo, parseProcCgroup, type CgroupMount } from './parse.js';
+
+/** `unified`: pure v2. `hybrid`: v1 controllers plus a v2 mount (systemd's hybrid). `legacy`: v1 only. */
+export type CgroupMode = 'unified' | 'hybrid' | 'legacy' | 'none';
+
+/** The hierarchies a cgroup spans: `unified` on v2; one directory per controller on v1. */
+export type HierarchyKey = 'unified' | V1Controller;
+export type V1Controller = 'memory' | 'pids' | 'freezer';
+export const V1_CONTROLLERS: readonly V1Controller[] = ['memory', 'pids', 'freezer'];
+
+/** A cgroup's directory in each hierarchy it spans. */
+export type Location = Partial<Record<HierarchyKey, string>>;
+
+export interface CgroupHierarchy {
+  mode: CgroupMode;
+  /** Which driver manages agents: 2 when memory is a v2 controller here, 1 when it is bound to v1. */
+  version: 1 | 2 | undefined;
+  /** Mount point of each hierarchy. */
+  mounts: Location;
+  /** This process's own cgroup directory in each hierarchy. */
+  own: Location;
+  /** Hierarchies mounted read-only (a container without a writable cgroupfs). */
+  readOnly: HierarchyKey[];
+}
+
+export interface DetectOptions {
+  /** Where /proc is; tests point it at a fake tree. Default `/proc`. */
+  procRoot?: string;
+  /** Which process's view to read. Default `self`. */
+  pid?: number | 'self';
+}
+
+export function detectHierarchy(options: DetectOptions = {}): CgroupHierarchy {
+  const proc = join(options.procRoot ?? '/proc', String(options.pid ?? 'self'));
+  let mounts: CgroupMount[];
+  let entries;
+  try {
+    mounts = parseMountinfo(readFileSync(join(proc, 'mountinfo'), 'utf8'));
+    entries = parseProcCgroup(readFileSync(join(proc, 'cgroup'), 'utf8'));
+  } catch {
+    return { mode: 'none', version: undefined, mounts: {}, own: {}, readOnly: [] };
+  }
+
+  const result: CgroupHierarchy = { mode: 'none', version: undefined, mounts: {}, own: {}, readOnly: [] };
+  const v2Mount = mounts.find((m) => m.fsType === 'cgroup2');
+  const v2Entry = entries.find((e) => e.controllers.length === 0 && e.id === 0);
+  if (v2Mount && v2Entry) locate(result, 'unified', v2Mount, v2Entry.path);
+
+  let anyV1 = false;
+  for (const mount of mounts) {
+    if (mount.fsType !== 'cgroup') continue;
+    if (mount.superOptions.some((o) => o !== 'rw' && o !== 'ro' && !o.startsWith('name=') && !o.startsWith('release_agent'))) {
+      anyV1 = true;
+    }
+    for (const controller of V1_CONTROLLERS) {
+      if (!mount.superOptions.includes(controller) || result.mounts[controller]) continue;
+      const entry = entries.find((e) => e.controllers.includes(controller));
+      if (entry) locate(result, controller, mount, entry.path);
+    }
+  }
+
+  result.mode = v2Mount ? (anyV1 ? 'hybrid' : 'unified') : anyV1 ? 'legacy' : 'none';
+  if (result.mounts.memory) result.version = 1;
+  else if (result.mounts.unified && v2Has(result.mounts.unified, 'memory')) result.version = 2;
+  return result;
+}
+
+function locate(result: CgroupHierarchy, key: HierarchyKey, mount: CgroupMount, path: string): void {
+  result.mounts[key] = mount.mountPoint;
+  // A bind mount of a sub-cgroup (mount root /a/b) shows /a/b/c as /c; a path outside the
+  // mount's root (another namespace's view) cannot be reached, so the mount point stands in.
+  const root = mount.root === '/' ? '' : mount.root;
+  const relative = path.startsWith(`${root}/`) || path === root ? path.slice(root.length) : '/';
+  result.own[key] = join(mount.mountPoint, relative);
+  if (mount.readOnly) result.readOnly.push(key);
+}
+
+function v2Has(dir: string, controller: string): boolean {
+  try {
+    return parseList(readFileSync(join(dir, 'cgroup.controllers'), 'utf8')).includes(controller);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,28 @@
+/** What differs between cgroup v1 and v2: the rest of the library speaks only this interface. */
+import type { CgroupHierarchy, HierarchyKey, Location } from './detect.js';
+import type { LimitWrite, ResolvedLimits } from './limits.js';
+import type { CgroupStats, MemoryEvents } from './stats.js';
+
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  /** The hierarchies an agent's cgroup spans (v2: `unified`; v1: memory, pids, freezer where mounted). */
+  keys(hierarchy: CgroupHierarchy): HierarchyKey[];
+  limitWrites(limits: ResolvedLimits): LimitWrite[];
+  /** Makes `location` able to hold limited children (v2: enables controllers up to the mount root). */
+  enableControllers(location: Location, hierarchy: CgroupHierarchy): void;
+  /** Files a process writes its pid to in order to join. */
+  procsFiles(location: Location): string[];
+  procs(location: Location): number[];
+  populated(location: Location): boolean;
+  stats(location: Location): Omit<CgroupStats, 'memory'> & { memory: Omit<CgroupStats['memory'], 'peak'> & { peak: number | undefined } };
+  /** Only the memory event counters: the cheap read behind OOM detection. */
+  memoryEvents(location: Location): MemoryEvents | undefined;
+  /**
+   * One pass of killing every process; callers repeat until {@link populated} is false.
+   * `fallback` skips v2's cgroup.kill for the freeze-signal-thaw path (older kernels; tests).
+   */
+  killAll(location: Location, options?: { fallback?: boolean }): Promise<void>;
+  setFrozen(location: Location, frozen: boolean): Promise<void>;
+  /** Files whose inotify modify events announce changes (v2); empty where only polling works. */
+  eventFiles(location: Location): string[];
+}

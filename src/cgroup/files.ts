@@ -1,0 +1,110 @@
+/**
+ * The one place that touches cgroupfs files. cgroupfs lives in kernel memory, so these
+ * calls are synchronous: an async round-trip through libuv's thread pool would cost more
+ * than the read itself, on the spawn path and on every monitor tick.
+ */
+import { readFileSync, writeFileSync, mkdirSync, rmdirSync, readdirSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromSystemError } from '../errors.js';
+
+export function readFile(dir: string, file: string): string {
+  const path = join(dir, file);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw fromSystemError(error, 'read', path, dir);
+  }
+}
+
+/** Like {@link readFile}, but `undefined` when the file does not exist (older kernel, controller off). */
+export function readOptional(dir: string, file: string): string | undefined {
+  try {
+    return readFileSync(join(dir, file), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fromSystemError(error, 'read', join(dir, file), dir);
+  }
+}
+
+export function writeFile(dir: string, file: string, value: string): void {
+  const path = join(dir, file);
+  try {
+    // One write(2) per value: cgroupfs parses each write on its own.
+    writeFileSync(path, value);
+  } catch (error) {
+    throw fromSystemError(error, `write ${JSON.stringify(value)} to`, path, dir);
+  }
+}
+
+export function exists(dir: string, file = ''): boolean {
+  return existsSync(join(dir, file));
+}
+
+export function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (error) {
+    throw fromSystemError(error, 'create cgroup', dir, dir);
+  }
+}
+
+/** Removes a cgroup directory; returns false when it is already gone. */
+export function removeDir(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw fromSystemError(error, 'remove cgroup', dir, dir);
+  }
+}
+
+/** Child cgroups: the subdirectories of a cgroup directory. */
+export function childDirs(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw fromSystemError(error, 'list', dir, dir);
+  }
+}
+
+/**
+ * A kernel file kept open and re-read from offset 0: kernfs regenerates the content on every
+ * read at offset 0, so a monitor sampling hundreds of cgroups saves the open/close per read.
+ */
+export class OpenFile {
+  static #buffer = Buffer.allocUnsafe(64 * 1024);
+  #fd: number | undefined;
+  readonly path: string;
+
+  constructor(dir: string, file: string) {
+    this.path = join(dir, file);
+  }
+
+  /** The file's content, or `undefined` once it (or its cgroup) is gone. */
+  read(): string | undefined {
+    try {
+      this.#fd ??= openSync(this.path, 'r');
+      const length = readSync(this.#fd, OpenFile.#buffer, 0, OpenFile.#buffer.length, 0);
+      return OpenFile.#buffer.toString('utf8', 0, length);
+    } catch (error) {
+      this.close();
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENODEV') return undefined;
+      throw fromSystemError(error, 'read', this.path);
+    }
+  }
+
+  close(): void {
+    if (this.#fd === undefined) return;
+    try {
+      closeSync(this.#fd);
+    } catch {
+      // Already closed by the kernel's removal of the cgroup: nothing to release.
+    }
+    this.#fd = undefined;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Starting a process inside a cgroup with no escape window: a tiny `sh` shim writes its own
+ * pid to the cgroup's `cgroup.procs` (every hierarchy on v1) and only then `exec`s the
+ * command, so the command and everything it forks are in the cgroup from the first instruction.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { AgentHostError, ErrorCode } from '../errors.js';
+
+export type StdioOption = 'ignore' | 'pipe' | 'inherit' | number | { file: string; append?: boolean };
+
+export interface SpawnOptions {
+  /** Working directory. Default: the orchestrator's. */
+  cwd?: string;
+  /** Environment variables for the process. */
+  env?: Record<string, string | undefined>;
+  /**
+   * Also pass the orchestrator's own environment. Default `false`: agents see only `PATH`, `HOME`,
+   * `LANG`, `TZ` from it plus `env`, so no secret of the orchestrator leaks by accident.
+   */
+  extendEnv?: boolean;
+  /** stdin, stdout, stderr, or one value for all three. Default `'ignore'` (a pipe nobody reads would block the agent). */
+  stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
+  /** Start a new session (`setsid`), so a terminal's Ctrl-C reaches the orchestrator, not its agents. Default `true`. */
+  detached?: boolean;
+}
+
+/** Exit status of the shim when it could not join the cgroup: the command never ran. */
+export const JOIN_FAILED_EXIT_CODE = 125;
+const SHIM = '/bin/sh';
+const SHIM_SCRIPT = `while [ "$1" != -- ]; do echo $$ >"$1" || { echo "nova-agent-host: cannot join cgroup ($1)" >&2; exit ${JOIN_FAILED_EXIT_CODE}; }; shift; done; shift; exec "$@"`;
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ'];
+
+export type Subprocess = ResultPromise<{ reject: false; buffer: false; cleanup: false }>;
+
+export function spawnJoined(procsFiles: string[], command: string, args: readonly string[], options: SpawnOptions = {}): Subprocess {
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+    throw new AgentHostError(ErrorCode.INVALID_OPTION, 'args must be an array of strings without NUL characters');
+  }
+  const env = buildEnv(options.env, options.extendEnv ?? false);
+  const cwd = options.cwd === undefined ? process.cwd() : resolve(options.cwd);
+  checkCwd(cwd);
+  const file = resolveCommand(command, env.PATH, cwd);
+  const [stdin, stdout, stderr] = Array.isArray(options.stdio) ? options.stdio : [options.stdio, options.stdio, options.stdio];
+  return execa(SHIM, ['-c', SHIM_SCRIPT, 'nova-join', ...procsFiles, '--', file, ...args], {
+    cwd,
+    env,
+    extendEnv: false,
+    stdin: (stdin ?? 'ignore') as never,
+    stdout: (stdout ?? 'ignore') as never,
+    stderr: (stderr ?? 'ignore') as never,
+    detached: options.detached ?? true,
+    reject: false,
+    buffer: false,
+    // The host decides when agents die; an orchestrator crash must not take them down silently
+    // (a restarted one reattaches), and a clean exit kills them through dispose().
+    cleanup: false,
+  });
+}
+
+/** Resolves once the process exists, or rejects with a typed error (EMFILE, EAGAIN, ...). */
+export function whenSpawned(subprocess: Subprocess): Promise<number> {
+  return new Promise((resolvePid, reject) => {
+    const onSpawn = (): void => {
+      subprocess.off('error', onError);
+      resolvePid(subprocess.pid!);
+    };
+    const onError = (error: NodeJS.ErrnoException): void => {
+      subprocess.off('spawn', onSpawn);
+      reject(spawnError(error));
+    };
+    subprocess.once('spawn', onSpawn);
+    subprocess.once('error', onError);
+  });
+}
+
+function spawnError(error: NodeJS.ErrnoException): AgentHostError {
+  const code =
+    error.code === 'ENOENT' ? ErrorCode.SPAWN_NOT_FOUND : error.code === 'EACCES' ? ErrorCode.SPAWN_PERMISSION : ErrorCode.SPAWN_FAILED;
+  return new AgentHostError(code, `cannot start process: ${error.message}`, { cause: error });
+}
+
+function buildEnv(extra: SpawnOptions['env'], extend: boolean): Record<string, string> {
+  const env: Record<string, string> = {};
+  const base = extend ? Object.keys(process.env) : INHERITED_ENV;
+  for (const key of base) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  for (const [key, value] of Object.entries(extra ?? {})) {
+    if (key === '' || key.includes('=') || key.includes('\0') || (value !== undefined && typeof value !== 'string') || value?.includes('\0')) {
+      throw new AgentHostError(ErrorCode.INVALID_OPTION, `invalid environment variable ${JSON.stringify(key)}: names and values are strings without NUL or "=" in the name`);
+    }
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+function checkCwd(cwd: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(cwd).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new AgentHostError(ErrorCode.SPAWN_NOT_FOUND, `working directory ${cwd} does not exist`);
+}
+
+/**
+ * Finds the executable as execvp would, so a missing or non-executable command is a typed
+ * error before anything starts, rather than a shell's exit status 127 after.
+ */
+export function resolveCommand(command: string, path: string | undefined, cwd: string): string {
+  if (typeof command !== 'string' || command === '' || command.includes('\0')) {
+    throw new AgentHostError(ErrorCode.INVALID_OPTION, 'command must be a non-empty string without NUL characters');
+  }
+  const candidates = command.includes('/')
+    ? [isAbsolute(command) ? command : resolve(cwd, command)]
+    : (path ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter).filter(Boolean).map((dir) => join(resolve(cwd, dir), command));
+  let denied: string | undefined;
+  for (const candidate of candidates) {
+    let stat;
+    try {
+      stat = statSync(candidate);
+    } catch {
+      continue;
+    }
+    if (!stat.isFile()) continue;
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      denied ??= candidate;
+    }
+  }
+  if (denied !== undefined) {
+    throw new AgentHostError(ErrorCode.SPAWN_PERMISSION, `command ${JSON.stringify(command)} is not executable (${denied})`);
+  }
+  throw new AgentHostError(ErrorCode.SPAWN_NOT_FOUND, `command ${JSON.stringify(command)} not found${command.includes('/') ? '' : ' in PATH'}`);
+}

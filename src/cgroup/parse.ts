@@ -1,0 +1,152 @@
+/**
+ * Parsers for every kernel file format the library reads. Nothing else in the code base
+ * splits kernel text: a format change is fixed here once.
+ */
+import { AgentHostError, ErrorCode } from '../errors.js';
+
+/** A line of `/proc/<pid>/cgroup`: `hierarchy-id:controllers:path`. */
+export interface ProcCgroupEntry {
+  id: number;
+  /** Empty for the v2 (unified) line, `['memory']`, `['cpu','cpuacct']`, `['name=systemd']` for v1. */
+  controllers: string[];
+  path: string;
+}
+
+export function parseProcCgroup(text: string): ProcCgroupEntry[] {
+  const entries: ProcCgroupEntry[] = [];
+  for (const line of lines(text)) {
+    const first = line.indexOf(':');
+    const second = line.indexOf(':', first + 1);
+    if (first < 0 || second < 0) continue;
+    const list = line.slice(first + 1, second);
+    entries.push({
+      id: Number(line.slice(0, first)),
+      controllers: list === '' ? [] : list.split(','),
+      path: line.slice(second + 1),
+    });
+  }
+  return entries;
+}
+
+/** A cgroup or cgroup2 line of `/proc/<pid>/mountinfo`. */
+export interface CgroupMount {
+  /** Path of the mount's root inside the hierarchy (not `/` for a bind mount of a sub-cgroup). */
+  root: string;
+  mountPoint: string;
+  fsType: 'cgroup' | 'cgroup2';
+  /** Super options: for v1 they name the controllers (`rw,memory`). */
+  superOptions: string[];
+  readOnly: boolean;
+}
+
+export function parseMountinfo(text: string): CgroupMount[] {
+  const mounts: CgroupMount[] = [];
+  for (const line of lines(text)) {
+    // id parent major:minor root mount-point mount-options [optional...] - fstype source super-options
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const left = line.slice(0, dash).split(' ');
+    const right = line.slice(dash + 3).split(' ');
+    const fsType = right[0];
+    if (fsType !== 'cgroup' && fsType !== 'cgroup2') continue;
+    mounts.push({
+      root: unescapeMount(left[3] ?? '/'),
+      mountPoint: unescapeMount(left[4] ?? ''),
+      fsType,
+      superOptions: (right[2] ?? '').split(','),
+      readOnly: (left[5] ?? '').split(',').includes('ro'),
+    });
+  }
+  return mounts;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMount(value: string): string {
+  return value.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/**
+ * Flat-keyed files: `key value` per line (memory.events, memory.stat, pids.events, cgroup.events,
+ * cgroup.stat, v1 memory.oom_control, /proc/meminfo without its `kB` suffix handled by the caller).
+ */
+export function parseFlatKeyed(text: string): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const line of lines(text)) {
+    const space = line.indexOf(' ');
+    if (space < 0) continue;
+    result[line.slice(0, space)] = parseNumber(line.slice(space + 1).trim());
+  }
+  return result;
+}
+
+/** `/proc/meminfo`: `MemTotal:   24538000 kB` → bytes. */
+export function parseMeminfo(text: string): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const line of lines(text)) {
+    const match = /^([^:]+):\s+(\d+)(?:\s+kB)?$/.exec(line);
+    if (match) result[match[1]!] = Number(match[2]) * (line.endsWith('kB') ? 1024 : 1);
+  }
+  return result;
+}
+
+/** A single number, or `max` (v2) / the v1 "unlimited" sentinel (PAGE_COUNTER_MAX pages) → Infinity. */
+export function parseNumber(text: string): number {
+  const value = text.trim();
+  if (value === 'max') return Infinity;
+  const n = Number(value);
+  if (value === '' || !Number.isFinite(n)) {
+    throw new AgentHostError(ErrorCode.CGROUP_PARSE, `expected a number or "max", got ${JSON.stringify(value)}`);
+  }
+  // v1 reports "no limit" as a huge page-aligned value (2^63 - page size): beyond any real memory.
+  return n >= 2 ** 62 ? Infinity : n;
+}
+
+/** Pressure stall information line set: `some avg10=0.00 avg60=0.00 avg300=0.00 total=0`. */
+export interface PsiLine {
+  avg10: number;
+  avg60: number;
+  avg300: number;
+  /** Total stall time in microseconds. */
+  total: number;
+}
+
+export interface Psi {
+  some: PsiLine;
+  /** Missing in cpu.pressure on older kernels. */
+  full?: PsiLine;
+}
+
+export function parsePsi(text: string): Psi {
+  const result: Partial<Psi> = {};
+  for (const line of lines(text)) {
+    const [kind, ...fields] = line.split(' ');
+    if (kind !== 'some' && kind !== 'full') continue;
+    const values: Record<string, number> = {};
+    for (const field of fields) {
+      const eq = field.indexOf('=');
+      values[field.slice(0, eq)] = Number(field.slice(eq + 1));
+    }
+    result[kind] = { avg10: values.avg10 ?? 0, avg60: values.avg60 ?? 0, avg300: values.avg300 ?? 0, total: values.total ?? 0 };
+  }
+  if (!result.some) throw new AgentHostError(ErrorCode.CGROUP_PARSE, 'pressure file has no "some" line');
+  return result as Psi;
+}
+
+/** cgroup.procs / tasks: one pid per line. */
+export function parsePids(text: string): number[] {
+  const pids: number[] = [];
+  for (const line of lines(text)) {
+    const pid = Number(line);
+    if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+  }
+  return pids;
+}
+
+/** cgroup.controllers / cgroup.subtree_control: space-separated names. */
+export function parseList(text: string): string[] {
+  return text.split(/\s+/).filter(Boolean);
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line.length > 0);
+}

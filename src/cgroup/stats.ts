@@ -1,0 +1,50 @@
+/** One shape of statistics for both kernels; each driver fills it from its own files. */
+import type { Psi } from './parse.js';
+
+export interface MemoryEvents {
+  /** Times usage went below memory.low protection (v2). */
+  low: number;
+  /** Times the cgroup was throttled at memory.high (v2). */
+  high: number;
+  /** Times usage hit memory.max (v2 `max`, v1 `memory.failcnt`). */
+  max: number;
+  /** Times the OOM killer was invoked for the cgroup. */
+  oom: number;
+  /** Processes the OOM killer killed in the cgroup (v2 `oom_kill`, v1 `memory.oom_control`). */
+  oomKill: number;
+}
+
+export interface MemoryStats {
+  /** Bytes charged now (v2 memory.current, v1 memory.usage_in_bytes). */
+  current: number;
+  /** Highest `current` so far (memory.peak / max_usage_in_bytes, else the highest value this process saw). */
+  peak: number;
+  /** current − inactive file cache: what the kernel cannot drop cheaply; the figure kill policies use. */
+  workingSet: number;
+  anon: number;
+  file: number;
+  inactiveFile: number;
+  /** The hard limit in bytes (`Infinity` if none). */
+  max: number;
+  /** The throttling limit (v1: the soft limit). */
+  high: number;
+  /** Swap in use (v2 `memory.swap.current`), 0 when unknown. */
+  swap: number;
+  events: MemoryEvents;
+}
+
+export interface PidsStats {
+  current: number;
+  max: number;
+  /** Times a fork failed at pids.max. */
+  events: { max: number };
+}
+
+export interface CgroupStats {
+  memory: MemoryStats;
+  pids: PidsStats;
+  /** Memory pressure stall information (v2; undefined on v1). */
+  pressure: Psi | undefined;
+}
+
+export const NO_MEMORY_EVENTS: Readonly<MemoryEvents> = Object.freeze({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0 });

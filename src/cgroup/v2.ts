@@ -1,0 +1,173 @@
+/** cgroup v2 (unified hierarchy): one directory per cgroup. */
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentHostError, ErrorCode } from '../errors.js';
+import type { CgroupDriver } from './driver.js';
+import type { Location } from './detect.js';
+import { exists, readFile, readOptional, writeFile } from './files.js';
+import { v2LimitWrites } from './limits.js';
+import { parseFlatKeyed, parseList, parseNumber, parsePids, parsePsi } from './parse.js';
+import type { MemoryEvents } from './stats.js';
+
+/** Controllers the library needs below its root, and those it enables only when offered. */
+const REQUIRED = ['memory', 'pids'];
+const OPTIONAL = ['cpu', 'io'];
+
+const dirOf = (location: Location): string => {
+  const dir = location.unified;
+  if (dir === undefined) throw new AgentHostError(ErrorCode.CGROUP_UNAVAILABLE, 'no cgroup v2 directory for this cgroup');
+  return dir;
+};
+
+function events(dir: string): MemoryEvents | undefined {
+  const text = readOptional(dir, 'memory.events');
+  if (text === undefined) return undefined;
+  const e = parseFlatKeyed(text);
+  return { low: e.low ?? 0, high: e.high ?? 0, max: e.max ?? 0, oom: e.oom ?? 0, oomKill: e.oom_kill ?? 0 };
+}
+
+/**
+ * Enables `wanted` in `dir`'s cgroup.subtree_control, first making them available in `dir`
+ * by enabling them in its parent, up to the mount root (where every controller is available).
+ */
+function enable(dir: string, wanted: string[], root: string): void {
+  const available = parseList(readFile(dir, 'cgroup.controllers'));
+  const missing = wanted.filter((c) => !available.includes(c));
+  if (missing.length > 0) {
+    if (dir === root || dirname(dir) === dir) {
+      throw new AgentHostError(
+        ErrorCode.CGROUP_UNAVAILABLE,
+        `controllers ${missing.join(', ')} are not available in ${dir} (cgroup.controllers: ${available.join(' ') || 'none'}); ` +
+          'the cgroup above was not delegated with them',
+        { cgroup: dir, file: join(dir, 'cgroup.controllers') },
+      );
+    }
+    enable(dirname(dir), missing, root);
+  }
+  const enabled = parseList(readFile(dir, 'cgroup.subtree_control'));
+  const toEnable = wanted.filter((c) => !enabled.includes(c));
+  if (toEnable.length === 0) return;
+  try {
+    writeFile(dir, 'cgroup.subtree_control', toEnable.map((c) => `+${c}`).join(' '));
+  } catch (error) {
+    if (error instanceof AgentHostError && error.code === ErrorCode.CGROUP_BUSY) {
+      throw new AgentHostError(
+        ErrorCode.CGROUP_BUSY,
+        `cannot enable ${toEnable.join(', ')} in ${dir}: it holds processes, and a cgroup v2 with processes ` +
+          'may not have limited children ("no internal processes"); move them into a leaf cgroup first',
+        { cgroup: dir, file: join(dir, 'cgroup.subtree_control'), cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+async function waitFrozen(dir: string, frozen: boolean): Promise<void> {
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    const state = parseFlatKeyed(readFile(dir, 'cgroup.events')).frozen;
+    if (state === undefined || (state === 1) === frozen) return;
+    await sleep(delay);
+  }
+}
+
+export const v2Driver: CgroupDriver = {
+  version: 2,
+  keys: () => ['unified'],
+  limitWrites: v2LimitWrites,
+
+  enableControllers(location, hierarchy) {
+    const dir = dirOf(location);
+    const root = hierarchy.mounts.unified ?? '/';
+    enable(dir, REQUIRED, root);
+    // cpu and io stay unlimited: they are enabled only for their statistics, and only when offered.
+    const offered = parseList(readFile(dir, 'cgroup.controllers'));
+    for (const controller of OPTIONAL.filter((c) => offered.includes(c))) {
+      try {
+        enable(dir, [controller], root);
+      } catch {
+        // Optional: a realtime thread or a busy parent may refuse it; limits do not depend on it.
+      }
+    }
+  },
+
+  procsFiles: (location) => [join(dirOf(location), 'cgroup.procs')],
+  procs: (location) => parsePids(readOptional(dirOf(location), 'cgroup.procs') ?? ''),
+
+  populated(location) {
+    const text = readOptional(dirOf(location), 'cgroup.events');
+    return text === undefined ? false : parseFlatKeyed(text).populated === 1;
+  },
+
+  stats(location) {
+    const dir = dirOf(location);
+    const stat = parseFlatKeyed(readFile(dir, 'memory.stat'));
+    const current = parseNumber(readFile(dir, 'memory.current'));
+    const inactiveFile = stat.inactive_file ?? 0;
+    const peak = readOptional(dir, 'memory.peak');
+    const swap = readOptional(dir, 'memory.swap.current');
+    const pidsEvents = parseFlatKeyed(readOptional(dir, 'pids.events') ?? '');
+    const pressure = readOptional(dir, 'memory.pressure');
+    return {
+      memory: {
+        current,
+        peak: peak === undefined ? undefined : parseNumber(peak),
+        workingSet: Math.max(0, current - inactiveFile),
+        anon: stat.anon ?? 0,
+        file: stat.file ?? 0,
+        inactiveFile,
+        max: parseNumber(readFile(dir, 'memory.max')),
+        high: parseNumber(readFile(dir, 'memory.high')),
+        swap: swap === undefined ? 0 : parseNumber(swap),
+        events: events(dir) ?? { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 },
+      },
+      pids: {
+        current: parseNumber(readOptional(dir, 'pids.current') ?? '0'),
+        max: parseNumber(readOptional(dir, 'pids.max') ?? 'max'),
+        events: { max: pidsEvents.max ?? 0 },
+      },
+      pressure: pressure === undefined ? undefined : parsePsi(pressure),
+    };
+  },
+
+  memoryEvents: (location) => events(dirOf(location)),
+
+  async killAll(location, options = {}) {
+    const dir = dirOf(location);
+    // cgroup.kill (5.14+) kills every process atomically: no pid can be reused in between.
+    if (!options.fallback && exists(dir, 'cgroup.kill')) {
+      writeFile(dir, 'cgroup.kill', '1');
+      return;
+    }
+    // Older kernels: freeze, so nothing forks or exits (and no pid is recycled) while we signal.
+    await this.setFrozen(location, true);
+    try {
+      for (const pid of this.procs(location)) signalQuietly(pid, 'SIGKILL');
+    } finally {
+      await this.setFrozen(location, false);
+    }
+  },
+
+  async setFrozen(location, frozen) {
+    const dir = dirOf(location);
+    if (!exists(dir, 'cgroup.freeze')) {
+      throw new AgentHostError(ErrorCode.CGROUP_UNAVAILABLE, `the v2 freezer needs Linux 5.2+ (no cgroup.freeze in ${dir})`, {
+        cgroup: dir,
+      });
+    }
+    writeFile(dir, 'cgroup.freeze', frozen ? '1' : '0');
+    await waitFrozen(dir, frozen);
+  },
+
+  eventFiles: (location) => [join(dirOf(location), 'memory.events'), join(dirOf(location), 'cgroup.events')],
+};
+
+/** Sends a signal, ignoring processes that are already gone. */
+export function signalQuietly(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Watching a cgroup without polling: on v2 the kernel raises inotify modify events on
+ * memory.events and cgroup.events (Node's fs.watch receives them), so an OOM kill is seen
+ * within milliseconds. v1 and filesystems without those events fall back to a timer.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import type { CgroupDriver } from './driver.js';
+import type { Location } from './detect.js';
+import type { MemoryEvents } from './stats.js';
+import { Emitter } from '../util/emitter.js';
+
+export type CgroupWatchEvents = {
+  /** Counters of memory.events rose: `delta` by how much, `total` the new values. */
+  memory: (delta: MemoryEvents, total: MemoryEvents) => void;
+  /** The cgroup has no process left. */
+  empty: () => void;
+  error: (error: Error) => void;
+};
+
+export interface WatchOptions {
+  /**
+   * Poll every this many ms as well. Default: 1000 where the kernel gives no file events (v1),
+   * 0 (no polling) on v2.
+   */
+  pollInterval?: number;
+}
+
+const COUNTERS = ['low', 'high', 'max', 'oom', 'oomKill'] as const;
+
+export class CgroupWatcher extends Emitter<CgroupWatchEvents> {
+  readonly #driver: CgroupDriver;
+  readonly #location: Location;
+  readonly #watchers: FSWatcher[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #last: MemoryEvents;
+  #populated: boolean;
+  #closed = false;
+
+  constructor(driver: CgroupDriver, location: Location, options: WatchOptions = {}) {
+    super();
+    this.#driver = driver;
+    this.#location = location;
+    this.#last = driver.memoryEvents(location) ?? { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
+    this.#populated = driver.populated(location);
+    const files = driver.eventFiles(location);
+    for (const file of files) {
+      try {
+        const watcher = watch(file, { persistent: false }, () => this.check());
+        watcher.on('error', () => watcher.close());
+        this.#watchers.push(watcher);
+      } catch {
+        // No inotify here (or the file is gone): polling below covers it.
+      }
+    }
+    const interval = options.pollInterval ?? (this.#watchers.length > 0 ? 0 : 1000);
+    if (interval > 0) {
+      this.#timer = setInterval(() => this.check(), interval);
+      this.#timer.unref();
+    }
+  }
+
+  /** The last counters seen. */
+  get counters(): MemoryEvents {
+    return { ...this.#last };
+  }
+
+  /** Reads the files now and emits what changed; the watchers and the timer call this. */
+  check(): void {
+    if (this.#closed) return;
+    try {
+      const total = this.#driver.memoryEvents(this.#location);
+      if (total) {
+        const delta = { ...total };
+        let changed = false;
+        for (const key of COUNTERS) {
+          delta[key] = total[key] - this.#last[key];
+          if (delta[key] > 0) changed = true;
+        }
+        this.#last = total;
+        if (changed) this.emit('memory', delta, total);
+      }
+      const populated = this.#driver.populated(this.#location);
+      if (this.#populated && !populated) this.emit('empty');
+      this.#populated = populated;
+    } catch (error) {
+      this.emit('error', error as Error);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const watcher of this.#watchers) watcher.close();
+    this.#watchers.length = 0;
+    if (this.#timer) clearInterval(this.#timer);
+    this.removeAllListeners();
+  }
+}
