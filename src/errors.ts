@@ -46,6 +46,8 @@ export const ErrorCode = {
   /** The host was disposed (or not started) when the call came. */
   HOST_DISPOSED: 'ERR_HOST_DISPOSED',
   HOST_NOT_STARTED: 'ERR_HOST_NOT_STARTED',
+  /** Another live AgentHost manages the same agents' root. */
+  HOST_LOCKED: 'ERR_HOST_LOCKED',
   /** Every workspace slot is leased. */
   WORKSPACE_EXHAUSTED: 'ERR_WORKSPACE_EXHAUSTED',
   /** Preflight found a failing check that would make isolation a lie. */

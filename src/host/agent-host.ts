@@ -1,0 +1,639 @@
+/**
+ * AgentHost: the seed's spawn / kill / run-in-cgroup / check / status scripts as one API.
+ * Each agent runs in its own cgroup with the seed's limits; spawns beyond `maxConcurrent`
+ * (or while memory admission is paused) wait in a priority queue.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import PQueue from 'p-queue';
+import { Cgroup } from '../cgroup/cgroup.js';
+import { whenSpawned, type SpawnOptions, type Subprocess } from '../cgroup/join.js';
+import { DEFAULT_AGENT_LIMITS, resolveLimits, type Limits } from '../cgroup/limits.js';
+import type { CgroupWatcher } from '../cgroup/watch.js';
+import { AgentHostError, ErrorCode } from '../errors.js';
+import { parseDuration, type Duration } from '../util/duration.js';
+import { Emitter } from '../util/emitter.js';
+import { validateName } from '../util/name.js';
+import type { Size } from '../util/size.js';
+import { Agent, type AgentResult, type KillReason } from './agent.js';
+import type { AgentHostEvents, KillEvent, QueueEvent } from './events.js';
+import { silentLogger, type Logger } from './logger.js';
+import { placeAgents, type Placement } from './placement.js';
+import { buildMemoryReport, buildStatus, type MemoryReport, type HostStatus } from './report.js';
+import { StateStore, type AgentRecord } from './state.js';
+import { isAlive, WorkspacePool, type WorkspacePoolOptions } from './workspaces.js';
+
+/** The environment variables every agent gets, so its harness can find its own cgroup. */
+export const AGENT_ID_ENV = 'NOVA_AGENT_ID';
+export const AGENT_CGROUP_ENV = 'NOVA_AGENT_CGROUP';
+
+export interface AgentHostOptions {
+  /** The agents' root cgroup; default: chosen by the delegation rules (see docs/host.md). */
+  cgroupRoot?: string | Cgroup;
+  /** Name of the agents' root when the host chooses it. Default `nova-agents`. */
+  rootName?: string;
+  /** Per-agent limits. Default: the seed's — memoryMax 4G, memoryHigh 3G, swapMax 0, pidsMax 512. */
+  limits?: Limits;
+  /** Agents running at once; more wait in the queue. Default `Infinity` (memory admission still applies). */
+  maxConcurrent?: number;
+  /** The seed's workspace pool (`{ root, slots: 500 }`); off by default. */
+  workspaces?: WorkspacePoolOptions;
+  /** Where agent records for reattaching live. Default: `$XDG_RUNTIME_DIR` or `/run` (root) or the temp dir, `/nova-agent-host/<root hash>`. */
+  stateDir?: string;
+  /** SIGTERM-to-SIGKILL grace period of a graceful kill. Default `10s`, as in the seed. */
+  killGrace?: Duration;
+  /** memory.min of the orchestrator's supervisor leaf (v2 delegated subtrees). Default `128M`. */
+  supervisorMemoryMin?: Size;
+  /** How often to look for OOM kills and exits where the kernel sends no file events (v1). Default `1s`. */
+  pollInterval?: Duration;
+  /** pino-compatible; silent by default. */
+  logger?: Logger;
+}
+
+export interface SpawnAgentOptions extends SpawnOptions {
+  command: string;
+  args?: readonly string[];
+  /** Lease a workspace slot and use it as `cwd` (unless `cwd` is given). Needs `workspaces` on the host. */
+  workspace?: boolean;
+  /** Overrides of the host's limits for this agent. */
+  limits?: Limits;
+  /** Higher runs first from the queue and is killed last by memory relief. Default 0. */
+  priority?: number;
+  /** Never chosen by memory relief. */
+  protected?: boolean;
+  /** Chosen first by memory relief. */
+  preferred?: boolean;
+  /** Keep the cgroup after exit for post-mortem (delete it yourself). Default `false`. */
+  keepCgroup?: boolean;
+  /** Cancels the spawn while it waits in the queue; kills the agent once it runs. */
+  signal?: AbortSignal;
+  /** When admission is paused (memory high): wait (default) or fail at once with `ERR_ADMISSION_REFUSED`. */
+  admission?: 'wait' | 'fail';
+  /** Give up waiting in the queue after this long (`ERR_ADMISSION_TIMEOUT`). Default: wait forever. */
+  queueTimeout?: Duration;
+}
+
+interface Running {
+  agent: Agent;
+  cgroup: Cgroup;
+  watcher: CgroupWatcher;
+  subprocess?: Subprocess;
+  workspace?: string;
+  keepCgroup: boolean;
+  killReason?: KillReason;
+  killing?: Promise<void>;
+  oomReported: number;
+}
+
+interface Queued {
+  agent: Agent;
+  cancel: (error: AgentHostError) => void;
+}
+
+const activeRoots = new Set<string>();
+
+export class AgentHost extends Emitter<AgentHostEvents> {
+  readonly #options: AgentHostOptions;
+  readonly #limits: Limits;
+  readonly #grace: number;
+  readonly #pollInterval: number;
+  readonly #log: Logger;
+  readonly #queue: PQueue;
+  readonly #agents = new Map<string, Agent>();
+  readonly #running = new Map<string, Running>();
+  readonly #queued = new Map<string, Queued>();
+  readonly #killRequested = new Set<string>();
+  readonly #pool: WorkspacePool | undefined;
+  #placement: Placement | undefined;
+  #state: StateStore | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #phase: 'new' | 'started' | 'disposing' | 'disposed' = 'new';
+  #pausedWhy: string | undefined;
+
+  constructor(options: AgentHostOptions = {}) {
+    super();
+    this.#options = options;
+    this.#limits = { ...DEFAULT_AGENT_LIMITS, ...options.limits };
+    resolveLimits(this.#limits);
+    this.#grace = parseDuration(options.killGrace ?? '10s', 'killGrace');
+    this.#pollInterval = parseDuration(options.pollInterval ?? '1s', 'pollInterval');
+    this.#log = options.logger ?? silentLogger;
+    const concurrency = options.maxConcurrent ?? Infinity;
+    if (!(concurrency === Infinity || (Number.isSafeInteger(concurrency) && concurrency > 0))) {
+      throw new AgentHostError(ErrorCode.INVALID_OPTION, `maxConcurrent must be a positive integer or Infinity, got ${concurrency}`);
+    }
+    this.#queue = new PQueue({ concurrency });
+    this.#pool = options.workspaces ? new WorkspacePool(options.workspaces) : undefined;
+  }
+
+  /** The agents' root cgroup (after {@link start}). */
+  get root(): Cgroup {
+    return this.#placed().root;
+  }
+
+  /** The supervisor leaf the orchestrator moved into, if it had to (v2 delegated subtrees). */
+  get supervisor(): Cgroup | undefined {
+    return this.#placement?.supervisor;
+  }
+
+  get workspaces(): WorkspacePool | undefined {
+    return this.#pool;
+  }
+
+  /** Whether admission is paused (memory high); the reason when it is. */
+  get admissionPaused(): string | undefined {
+    return this.#pausedWhy;
+  }
+
+  /**
+   * Creates (or loads) the agents' root, moves the orchestrator into a protected supervisor leaf
+   * where the delegation rules ask for it, and adopts agents a previous orchestrator left running.
+   */
+  async start(): Promise<this> {
+    if (this.#phase !== 'new') throw new AgentHostError(ErrorCode.HOST_DISPOSED, 'start() may be called once');
+    const placement = placeAgents({
+      cgroupRoot: this.#options.cgroupRoot,
+      rootName: this.#options.rootName,
+      supervisorMemoryMin: this.#options.supervisorMemoryMin,
+    });
+    this.#lock(placement.root);
+    this.#placement = placement;
+    this.#state = new StateStore(this.#options.stateDir ?? defaultStateDir(placement.root));
+    this.#state.prepare();
+    this.#pool?.prepare();
+    this.#phase = 'started';
+    await this.#reattach();
+    if (placement.root.version === 1 || this.#pollInterval > 0) {
+      // One shared timer for every agent: v1 sends no file events, and on v2 it is a safety net.
+      this.#poll = setInterval(() => this.#checkAll(), this.#pollInterval);
+      this.#poll.unref();
+    }
+    this.#log.info({ root: placement.root.path, supervisor: placement.supervisor?.path }, 'agent host started');
+    return this;
+  }
+
+  /** A live (queued or running) agent, or `undefined`. */
+  get(id: string): Agent | undefined {
+    return this.#agents.get(id);
+  }
+
+  /** Every live agent. */
+  agents(): Agent[] {
+    return [...this.#agents.values()];
+  }
+
+  /**
+   * Starts an agent in its own cgroup. Resolves with the running agent once its process exists
+   * (after waiting in the queue if needed); rejects with a typed error if it cannot start, having
+   * removed its cgroup and released its workspace.
+   */
+  async spawn(id: string, options: SpawnAgentOptions): Promise<Agent> {
+    this.#assertStarted();
+    validateName(id, 'agent id');
+    if (this.#agents.has(id)) throw new AgentHostError(ErrorCode.AGENT_EXISTS, `agent ${id} is already live`);
+    if (options === null || typeof options !== 'object' || typeof options.command !== 'string') {
+      throw new AgentHostError(ErrorCode.INVALID_OPTION, 'spawn options need a `command` string');
+    }
+    const limits = { ...this.#limits, ...options.limits };
+    resolveLimits(limits);
+    if (options.workspace && !this.#pool) {
+      throw new AgentHostError(ErrorCode.INVALID_OPTION, 'workspace: true needs the host option `workspaces`');
+    }
+    const priority = options.priority ?? 0;
+    if (!Number.isFinite(priority)) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'priority must be a finite number');
+    const queueTimeout = options.queueTimeout === undefined ? undefined : parseDuration(options.queueTimeout, 'queueTimeout');
+    if (options.signal?.aborted) throw abortError(id);
+    if (this.#pausedWhy !== undefined && options.admission === 'fail') {
+      throw new AgentHostError(ErrorCode.ADMISSION_REFUSED, `agent ${id} not admitted: ${this.#pausedWhy}`);
+    }
+
+    const agent = new Agent(
+      { id, command: options.command, args: [...(options.args ?? [])], priority, protected: options.protected ?? false, preferred: options.preferred ?? false },
+      { kill: (a, o) => this.kill(a.id, o), extendTimeout: () => undefined },
+    );
+    this.#agents.set(id, agent);
+
+    return new Promise<Agent>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => cancel(abortError(id));
+      const cleanup = (): void => {
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      const cancel = (error: AgentHostError): void => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        this.#queued.delete(id);
+        this.#finishUnstarted(agent, 'killed', error);
+        this.#emitQueue('dequeued', id);
+        reject(error);
+      };
+      this.#queued.set(id, { agent, cancel });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (queueTimeout !== undefined) {
+        timer = setTimeout(() => cancel(new AgentHostError(ErrorCode.ADMISSION_TIMEOUT, `agent ${id} waited ${queueTimeout} ms in the queue`)), queueTimeout);
+        timer.unref();
+      }
+      const task = async (): Promise<void> => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        this.#queued.delete(id);
+        this.#emitQueue('dequeued', id);
+        let started: Running;
+        try {
+          started = await this.#start(agent, options, limits);
+        } catch (error) {
+          reject(error);
+          return;
+        }
+        if (options.signal) {
+          const kill = (): void => void this.kill(id, { force: true }).catch(() => undefined);
+          options.signal.addEventListener('abort', kill, { once: true });
+          void agent.result.then(() => options.signal?.removeEventListener('abort', kill));
+        }
+        resolve(agent);
+        if (this.#killRequested.delete(id)) void this.kill(id, { force: true }).catch(() => undefined);
+        // The queue slot is held for the agent's whole life: that is what maxConcurrent counts.
+        await this.#lifetime(started);
+      };
+      void this.#queue.add(task, { priority }).catch((error: unknown) => this.emit('error', error as Error, agent));
+      if (this.#queue.size > 0 || this.#queue.isPaused) this.#emitQueue('queued', id);
+    });
+  }
+
+  /**
+   * Stops an agent. Graceful by default, as the seed's kill-agent.sh: SIGTERM to every process,
+   * wait `grace` (10 s), then kill the cgroup. `force` kills the cgroup at once. Resolves with
+   * the result once the agent has ended.
+   */
+  async kill(id: string, options: { force?: boolean; grace?: Duration; reason?: KillReason; details?: Record<string, unknown> } = {}): Promise<AgentResult> {
+    const agent = this.#agents.get(id);
+    if (!agent) throw new AgentHostError(ErrorCode.AGENT_NOT_FOUND, `no live agent ${id}`);
+    const queued = this.#queued.get(id);
+    if (queued) {
+      queued.cancel(new AgentHostError(ErrorCode.ABORTED, `agent ${id} was killed while queued`));
+      return agent.result;
+    }
+    const running = this.#running.get(id);
+    if (!running) {
+      // Starting: the spawn task kills it as soon as its process exists.
+      this.#killRequested.add(id);
+      return agent.result;
+    }
+    const reason = options.reason ?? 'killed';
+    running.killReason ??= reason;
+    const event: KillEvent = { reason, force: options.force ?? false, ...(options.details ? { details: options.details } : {}) };
+    if (running.killing === undefined) {
+      agent._stopping();
+      agent.emit('kill', event);
+      this.emit('kill', agent, event);
+    }
+    const grace = options.force ? 0 : parseDuration(options.grace ?? this.#grace, 'grace');
+    // A forced kill during a graceful one's grace period cuts it short.
+    if (options.force && running.killing) await running.cgroup.kill().catch((error: unknown) => this.emit('error', error as Error, agent));
+    running.killing ??= this.#terminate(running, grace);
+    await running.killing;
+    return agent.result;
+  }
+
+  /** Runs another command inside a live agent's cgroup (the seed's run-in-cgroup.sh). */
+  run(id: string, command: string, args: readonly string[] = [], options: SpawnOptions = {}): Subprocess {
+    const running = this.#running.get(id);
+    if (!running) throw new AgentHostError(ErrorCode.AGENT_NOT_RUNNING, `agent ${id} is not running`);
+    return running.cgroup.spawn(command, args, { ...options, env: { ...agentEnv(running.agent.id, running.cgroup), ...options.env } });
+  }
+
+  /** The seed's check-agent-memory.sh: per-agent current, peak, working set, limit and % of it, pids. */
+  memoryReport(): MemoryReport {
+    return buildMemoryReport([...this.#running.values()].map((r) => r.agent));
+  }
+
+  /** The seed's agent-status.sh: host memory, counts by state, each agent's row, OOM counts, the queue. */
+  status(): HostStatus {
+    return buildStatus({
+      agents: [...this.#agents.values()],
+      queue: { size: this.#queued.size, pending: this.#running.size, paused: this.#pausedWhy !== undefined, why: this.#pausedWhy },
+      root: this.#placement?.root.path,
+    });
+  }
+
+  /** Stops starting agents (memory admission): the queue holds them until {@link resumeAdmission}. */
+  pauseAdmission(why: string): void {
+    if (this.#pausedWhy !== undefined) return;
+    this.#pausedWhy = why;
+    this.#queue.pause();
+    this.#emitQueue('paused', undefined, why);
+  }
+
+  resumeAdmission(why = 'resumed'): void {
+    if (this.#pausedWhy === undefined) return;
+    this.#pausedWhy = undefined;
+    this.#queue.start();
+    this.#emitQueue('resumed', undefined, why);
+  }
+
+  /**
+   * Kills every agent it owns (at once), removes their cgroups and its root if it made it,
+   * and stops every timer and watcher. Idempotent.
+   */
+  async dispose(): Promise<void> {
+    if (this.#phase === 'disposed' || this.#phase === 'disposing') return;
+    const wasStarted = this.#phase === 'started';
+    this.#phase = 'disposing';
+    for (const queued of [...this.#queued.values()]) {
+      queued.cancel(new AgentHostError(ErrorCode.HOST_DISPOSED, `agent ${queued.agent.id} dropped: the host was disposed`));
+    }
+    this.#queue.clear();
+    await Promise.all([...this.#running.keys()].map((id) => this.kill(id, { force: true }).catch(() => undefined)));
+    if (this.#poll) clearInterval(this.#poll);
+    this.#poll = undefined;
+    if (wasStarted && this.#placement) {
+      const { root } = this.#placement;
+      if (this.#options.cgroupRoot === undefined && root.children().length === 0) {
+        await root.delete().catch((error: unknown) => this.#log.warn({ err: error }, 'could not remove the agents root'));
+      }
+      this.#unlock(root);
+    }
+    this.#phase = 'disposed';
+    this.removeAllListeners();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  // --- lifecycle ---------------------------------------------------------------------------
+
+  async #start(agent: Agent, options: SpawnAgentOptions, limits: Limits): Promise<Running> {
+    const root = this.#placed().root;
+    let workspace: string | undefined;
+    let cgroup: Cgroup | undefined;
+    try {
+      if (this.#phase !== 'started') throw new AgentHostError(ErrorCode.HOST_DISPOSED, 'the host was disposed');
+      if (options.workspace) workspace = this.#pool!.lease(agent.id);
+      cgroup = Cgroup.create(root, agent.id, { limits });
+      agent._placed(cgroup, workspace);
+      const subprocess = cgroup.spawn(options.command, agent.args, {
+        ...options,
+        cwd: options.cwd ?? workspace,
+        env: { ...options.env, ...agentEnv(agent.id, cgroup) },
+      });
+      const pid = await whenSpawned(subprocess);
+      const startedAt = Date.now();
+      const running: Running = {
+        agent,
+        cgroup,
+        watcher: cgroup.watch({ pollInterval: 0 }),
+        subprocess,
+        workspace,
+        keepCgroup: options.keepCgroup ?? false,
+        oomReported: 0,
+      };
+      this.#state!.write(toRecord(agent, pid, startedAt, workspace));
+      this.#track(running);
+      agent._running({ pid, cgroup, workspace, startedAt, subprocess });
+      agent.emit('spawn', agent);
+      this.emit('spawn', agent);
+      this.#log.debug({ id: agent.id, pid, cgroup: cgroup.path }, 'agent started');
+      return running;
+    } catch (error) {
+      // Nothing of a failed spawn stays behind: its cgroup, its workspace lease, its record.
+      if (cgroup?.exists()) await cgroup.delete().catch(() => undefined);
+      if (workspace) this.#pool!.release(workspace);
+      this.#state?.remove(agent.id);
+      this.#finishUnstarted(agent, 'error', error as Error);
+      throw error;
+    }
+  }
+
+  #track(running: Running): void {
+    this.#running.set(running.agent.id, running);
+    running.watcher.on('memory', () => this.#reportOom(running));
+  }
+
+  /** Waits for the main process (or, for an adopted agent, the cgroup) to end, then cleans up. */
+  async #lifetime(running: Running): Promise<void> {
+    let exitCode: number | null = null;
+    let signal: NodeJS.Signals | null = null;
+    if (running.subprocess) {
+      const outcome = await running.subprocess;
+      exitCode = outcome.exitCode ?? null;
+      signal = (outcome.signal as NodeJS.Signals | undefined) ?? null;
+    } else {
+      await new Promise<void>((resolve) => {
+        if (!running.cgroup.populated()) return resolve();
+        running.watcher.once('empty', resolve);
+      });
+    }
+    await this.#finish(running, exitCode, signal);
+  }
+
+  async #finish(running: Running, exitCode: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    const { agent, cgroup } = running;
+    running.watcher.check();
+    // systemd's KillMode=control-group: when the main process ends, so does everything it left.
+    if (cgroup.populated()) await cgroup.kill().catch((error: unknown) => this.emit('error', error as Error, agent));
+    running.watcher.check();
+    let peakMemory = 0;
+    let oomKills = running.oomReported;
+    try {
+      const stats = cgroup.stats();
+      peakMemory = stats.memory.peak;
+      oomKills = Math.max(oomKills, stats.memory.events.oomKill);
+    } catch {
+      // The cgroup is already gone (removed by hand): keep what we saw.
+    }
+    running.watcher.close();
+    if (!running.keepCgroup) await cgroup.delete().catch((error: unknown) => this.emit('error', error as Error, agent));
+    if (running.workspace) {
+      try {
+        this.#pool!.release(running.workspace);
+      } catch (error) {
+        this.emit('error', error as Error, agent);
+      }
+    }
+    this.#state?.remove(agent.id);
+    this.#running.delete(agent.id);
+    this.#agents.delete(agent.id);
+    const result: AgentResult = {
+      id: agent.id,
+      exitCode,
+      signal,
+      reason: running.killReason ?? (oomKills > 0 ? 'oom' : 'exit'),
+      peakMemory,
+      oomKills,
+      durationMs: Date.now() - (agent.startedAt ?? Date.now()),
+    };
+    agent._exited(result);
+    agent.emit('exit', result);
+    this.emit('exit', agent, result);
+    agent.removeAllListeners();
+    this.#log.debug({ ...result }, 'agent exited');
+  }
+
+  #finishUnstarted(agent: Agent, reason: 'killed' | 'error', error: Error): void {
+    this.#agents.delete(agent.id);
+    const result: AgentResult = { id: agent.id, exitCode: null, signal: null, reason, peakMemory: 0, oomKills: 0, durationMs: 0, error };
+    agent._exited(result);
+    agent.emit('exit', result);
+    this.emit('exit', agent, result);
+    agent.removeAllListeners();
+  }
+
+  async #terminate(running: Running, grace: number): Promise<void> {
+    const ended = running.agent.result.then(() => true);
+    if (grace > 0) {
+      running.cgroup.signal('SIGTERM');
+      const timer = sleep(grace, false, { ref: false });
+      if (await Promise.race([ended, timer])) return;
+    }
+    await running.cgroup.kill().catch((error: unknown) => this.emit('error', error as Error, running.agent));
+    await running.agent.result;
+  }
+
+  #reportOom(running: Running): void {
+    const counters = running.watcher.counters;
+    const count = counters.oomKill - running.oomReported;
+    if (count <= 0) return;
+    running.oomReported = counters.oomKill;
+    const event = { count, total: counters.oomKill, counters };
+    running.agent.emit('oom', event);
+    this.emit('oom', running.agent, event);
+  }
+
+  #checkAll(): void {
+    for (const running of this.#running.values()) running.watcher.check();
+  }
+
+  // --- reattach ------------------------------------------------------------------------------
+
+  /** Adopts the live agents a previous orchestrator left in the root; removes the dead ones. */
+  async #reattach(): Promise<void> {
+    const { root } = this.#placed();
+    const state = this.#state!;
+    const seen = new Set<string>();
+    for (const cgroup of root.children()) {
+      const id = cgroup.name;
+      seen.add(id);
+      const record = state.read(id);
+      if (!cgroup.populated()) {
+        await cgroup.delete().catch((error: unknown) => this.#log.warn({ err: error, id }, 'could not remove a dead agent cgroup'));
+        if (record?.workspace) this.#releaseQuietly(record.workspace);
+        state.remove(id);
+        continue;
+      }
+      const agent = new Agent(
+        {
+          id,
+          command: record?.command ?? '',
+          args: record?.args ?? [],
+          priority: record?.priority ?? 0,
+          protected: record?.protected ?? false,
+          preferred: record?.preferred ?? false,
+        },
+        { kill: (a, o) => this.kill(a.id, o), extendTimeout: () => undefined },
+      );
+      if (record?.workspace) this.#pool?.adopt(record.workspace, id);
+      const running: Running = { agent, cgroup, watcher: cgroup.watch({ pollInterval: 0 }), workspace: record?.workspace, keepCgroup: false, oomReported: cgroup.memoryEvents()?.oomKill ?? 0 };
+      agent._running({ pid: record?.pid, cgroup, workspace: record?.workspace, startedAt: record?.startedAt ?? Date.now() });
+      this.#agents.set(id, agent);
+      this.#track(running);
+      state.write(toRecord(agent, record?.pid, agent.startedAt!, record?.workspace));
+      this.emit('adopt', agent);
+      void this.#lifetime(running);
+    }
+    for (const id of state.ids()) {
+      if (seen.has(id)) continue;
+      const record = state.read(id);
+      if (record?.workspace) this.#releaseQuietly(record.workspace);
+      state.remove(id);
+    }
+  }
+
+  #releaseQuietly(workspace: string): void {
+    try {
+      this.#pool?.release(workspace);
+    } catch (error) {
+      this.#log.warn({ err: error, workspace }, 'could not release a workspace');
+    }
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  #placed(): Placement {
+    if (!this.#placement) throw new AgentHostError(ErrorCode.HOST_NOT_STARTED, 'call start() first');
+    return this.#placement;
+  }
+
+  #assertStarted(): void {
+    if (this.#phase === 'new') throw new AgentHostError(ErrorCode.HOST_NOT_STARTED, 'call start() first');
+    if (this.#phase !== 'started') throw new AgentHostError(ErrorCode.HOST_DISPOSED, 'the host was disposed');
+  }
+
+  #emitQueue(reason: QueueEvent['reason'], id?: string, why?: string): void {
+    const event: QueueEvent = { reason, size: this.#queued.size, pending: this.#running.size, paused: this.#pausedWhy !== undefined };
+    if (id !== undefined) event.id = id;
+    if (why !== undefined) event.why = why;
+    this.emit('queue', event);
+  }
+
+  /** One live host per agents' root: a lock file with the owner's pid, taken over when that pid is dead. */
+  #lock(root: Cgroup): void {
+    const key = root.path;
+    if (activeRoots.has(key)) throw new AgentHostError(ErrorCode.HOST_LOCKED, `another AgentHost in this process manages ${key}`);
+    const dir = this.#options.stateDir ?? defaultStateDir(root);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const lock = join(dir, 'host.pid');
+    let owner: number | undefined;
+    try {
+      owner = Number(readFileSync(lock, 'utf8'));
+    } catch {
+      owner = undefined;
+    }
+    if (owner !== undefined && owner !== process.pid && Number.isSafeInteger(owner) && owner > 0 && isAlive(owner)) {
+      throw new AgentHostError(ErrorCode.HOST_LOCKED, `process ${owner} already manages the agents in ${key} (lock ${lock})`);
+    }
+    writeFileSync(lock, String(process.pid), { mode: 0o600 });
+    activeRoots.add(key);
+  }
+
+  #unlock(root: Cgroup): void {
+    activeRoots.delete(root.path);
+    rmSync(join(this.#options.stateDir ?? defaultStateDir(root), 'host.pid'), { force: true });
+  }
+}
+
+function agentEnv(id: string, cgroup: Cgroup): Record<string, string> {
+  return { [AGENT_ID_ENV]: id, [AGENT_CGROUP_ENV]: cgroup.path };
+}
+
+function toRecord(agent: Agent, pid: number | undefined, startedAt: number, workspace: string | undefined): AgentRecord {
+  return {
+    id: agent.id,
+    pid,
+    command: agent.command,
+    args: agent.args,
+    priority: agent.priority,
+    protected: agent.protected,
+    preferred: agent.preferred,
+    startedAt,
+    workspace,
+    owner: process.pid,
+  };
+}
+
+function defaultStateDir(root: Cgroup): string {
+  const base = process.env.XDG_RUNTIME_DIR ?? (process.getuid?.() === 0 ? '/run' : tmpdir());
+  const hash = createHash('sha256').update(root.path).digest('hex').slice(0, 16);
+  return join(base, 'nova-agent-host', `${root.name}-${hash}`);
+}
+
+function abortError(id: string): AgentHostError {
+  return new AgentHostError(ErrorCode.ABORTED, `spawn of agent ${id} was aborted`);
+}

@@ -1,0 +1,16 @@
+export { AgentHost, AGENT_CGROUP_ENV, AGENT_ID_ENV, type AgentHostOptions, type SpawnAgentOptions } from './agent-host.js';
+export { Agent, type AgentResult, type AgentState, type ExitReason, type KillReason } from './agent.js';
+export type { AgentEvents, AgentHostEvents, KillEvent, OomEvent, QueueEvent, TimeoutEvent } from './events.js';
+export type { Logger } from './logger.js';
+export { SUPERVISOR, type PlacementOptions } from './placement.js';
+export {
+  formatMemoryReport,
+  formatStatus,
+  readHostMemory,
+  type AgentMemoryRow,
+  type AgentStatusRow,
+  type HostMemory,
+  type HostStatus,
+  type MemoryReport,
+} from './report.js';
+export { WorkspacePool, type WorkspacePoolOptions } from './workspaces.js';

@@ -1,0 +1,172 @@
+/** The seed's check-agent-memory.sh and agent-status.sh as data, and as the tables they print. */
+import { readFileSync } from 'node:fs';
+import { parseMeminfo } from '../cgroup/parse.js';
+import { formatBytes } from '../util/size.js';
+import type { Agent, AgentState } from './agent.js';
+
+export interface AgentMemoryRow {
+  id: string;
+  pid: number | undefined;
+  current: number;
+  peak: number;
+  workingSet: number;
+  /** memory.max in bytes (`Infinity` if none). */
+  limit: number;
+  /** current / limit × 100 (0 without a limit). */
+  percentOfLimit: number;
+  pids: number;
+  oomKills: number;
+}
+
+export interface MemoryReport {
+  at: number;
+  agents: AgentMemoryRow[];
+  total: { current: number; workingSet: number; pids: number; oomKills: number };
+}
+
+export interface HostMemory {
+  total: number;
+  available: number;
+  used: number;
+  /** 1 − MemAvailable/MemTotal: the figure the 85 % / 95 % thresholds compare against. */
+  usedRatio: number;
+  swapTotal: number;
+  swapFree: number;
+}
+
+export interface AgentStatusRow extends Partial<AgentMemoryRow> {
+  id: string;
+  state: AgentState;
+  uptimeMs: number | undefined;
+  priority: number;
+}
+
+export interface HostStatus {
+  at: number;
+  root: string | undefined;
+  memory: HostMemory | undefined;
+  counts: Record<AgentState, number>;
+  agents: AgentStatusRow[];
+  oomKills: number;
+  queue: { size: number; pending: number; paused: boolean; why: string | undefined };
+}
+
+/** Host memory from /proc/meminfo (used = 1 − MemAvailable/MemTotal). */
+export function readHostMemory(procRoot = '/proc'): HostMemory {
+  const info = parseMeminfo(readFileSync(`${procRoot}/meminfo`, 'utf8'));
+  const total = info.MemTotal ?? 0;
+  const available = info.MemAvailable ?? info.MemFree ?? 0;
+  return {
+    total,
+    available,
+    used: total - available,
+    usedRatio: total > 0 ? 1 - available / total : 0,
+    swapTotal: info.SwapTotal ?? 0,
+    swapFree: info.SwapFree ?? 0,
+  };
+}
+
+function memoryRow(agent: Agent): AgentMemoryRow | undefined {
+  let stats;
+  try {
+    stats = agent.stats();
+  } catch {
+    return undefined; // The agent ended between listing and reading.
+  }
+  if (!stats) return undefined;
+  const { memory, pids } = stats;
+  return {
+    id: agent.id,
+    pid: agent.pid,
+    current: memory.current,
+    peak: memory.peak,
+    workingSet: memory.workingSet,
+    limit: memory.max,
+    percentOfLimit: memory.max === Infinity || memory.max === 0 ? 0 : (memory.current / memory.max) * 100,
+    pids: pids.current,
+    oomKills: memory.events.oomKill,
+  };
+}
+
+export function buildMemoryReport(agents: Agent[]): MemoryReport {
+  const rows = agents.map(memoryRow).filter((row): row is AgentMemoryRow => row !== undefined);
+  rows.sort((a, b) => b.current - a.current);
+  const total = { current: 0, workingSet: 0, pids: 0, oomKills: 0 };
+  for (const row of rows) {
+    total.current += row.current;
+    total.workingSet += row.workingSet;
+    total.pids += row.pids;
+    total.oomKills += row.oomKills;
+  }
+  return { at: Date.now(), agents: rows, total };
+}
+
+export function buildStatus(input: { agents: Agent[]; queue: HostStatus['queue']; root: string | undefined; procRoot?: string }): HostStatus {
+  const now = Date.now();
+  const counts: Record<AgentState, number> = { queued: 0, running: 0, stopping: 0, exited: 0 };
+  let oomKills = 0;
+  const rows: AgentStatusRow[] = input.agents.map((agent) => {
+    counts[agent.state]++;
+    const memory = agent.state === 'queued' ? undefined : memoryRow(agent);
+    oomKills += memory?.oomKills ?? 0;
+    return {
+      ...memory,
+      id: agent.id,
+      state: agent.state,
+      priority: agent.priority,
+      uptimeMs: agent.startedAt === undefined ? undefined : now - agent.startedAt,
+    };
+  });
+  let memory: HostMemory | undefined;
+  try {
+    memory = readHostMemory(input.procRoot);
+  } catch {
+    memory = undefined;
+  }
+  return { at: now, root: input.root, memory, counts, agents: rows, oomKills, queue: input.queue };
+}
+
+/** A plain-text table: the first row is the header. */
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd()).join('\n');
+}
+
+const percent = (value: number): string => `${value.toFixed(1)}%`;
+const duration = (ms: number | undefined): string => {
+  if (ms === undefined) return '-';
+  const s = Math.floor(ms / 1000);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+};
+
+/** check-agent-memory.sh's table. */
+export function formatMemoryReport(report: MemoryReport): string {
+  if (report.agents.length === 0) return 'No agents running.';
+  const rows = [['AGENT', 'PID', 'CURRENT', 'PEAK', 'WORKING SET', 'LIMIT', '% LIMIT', 'PIDS', 'OOM']];
+  for (const a of report.agents) {
+    rows.push([a.id, String(a.pid ?? '-'), formatBytes(a.current), formatBytes(a.peak), formatBytes(a.workingSet), formatBytes(a.limit), percent(a.percentOfLimit), String(a.pids), String(a.oomKills)]);
+  }
+  rows.push(['TOTAL', '', formatBytes(report.total.current), '', formatBytes(report.total.workingSet), '', '', String(report.total.pids), String(report.total.oomKills)]);
+  return formatTable(rows);
+}
+
+/** agent-status.sh's overview. */
+export function formatStatus(status: HostStatus): string {
+  const lines: string[] = [];
+  const m = status.memory;
+  lines.push(
+    m ? `Host memory: ${formatBytes(m.used)} used of ${formatBytes(m.total)} (${percent(m.usedRatio * 100)}), ${formatBytes(m.available)} available, swap ${m.swapTotal === 0 ? 'off' : `${formatBytes(m.swapTotal - m.swapFree)} used`}` : 'Host memory: unknown',
+  );
+  const c = status.counts;
+  lines.push(`Agents: ${c.running} running, ${c.stopping} stopping, ${c.queued} queued; OOM kills: ${status.oomKills}`);
+  lines.push(`Queue: ${status.queue.size} waiting${status.queue.paused ? ` (admission paused: ${status.queue.why ?? 'paused'})` : ''}`);
+  if (status.root) lines.push(`Cgroup root: ${status.root}`);
+  if (status.agents.length > 0) {
+    const rows = [['AGENT', 'STATE', 'PID', 'UPTIME', 'MEMORY', '% LIMIT', 'PIDS', 'OOM', 'PRIO']];
+    for (const a of status.agents) {
+      rows.push([a.id, a.state, String(a.pid ?? '-'), duration(a.uptimeMs), a.current === undefined ? '-' : formatBytes(a.current), a.percentOfLimit === undefined ? '-' : percent(a.percentOfLimit), String(a.pids ?? '-'), String(a.oomKills ?? 0), String(a.priority)]);
+    }
+    lines.push('', formatTable(rows));
+  }
+  return lines.join('\n');
+}

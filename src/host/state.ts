@@ -1,0 +1,63 @@
+/**
+ * What a restarted orchestrator needs to adopt its agents: one small JSON file per agent in
+ * a state directory (cgroupfs cannot hold regular files, and user xattrs on cgroups need 5.7+
+ * and root). Written atomically (write, then rename) so a crash never leaves half a record.
+ */
+import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface AgentRecord {
+  id: string;
+  pid: number | undefined;
+  command: string;
+  args: readonly string[];
+  priority: number;
+  protected: boolean;
+  preferred: boolean;
+  startedAt: number;
+  workspace: string | undefined;
+  /** Pid of the orchestrator that started the agent. */
+  owner: number;
+}
+
+export class StateStore {
+  constructor(readonly dir: string) {}
+
+  prepare(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  write(record: AgentRecord): void {
+    const file = join(this.dir, `${record.id}.json`);
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, JSON.stringify(record), { mode: 0o600 });
+    renameSync(temp, file);
+  }
+
+  read(id: string): AgentRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, `${id}.json`), 'utf8')) as AgentRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  remove(id: string): void {
+    try {
+      unlinkSync(join(this.dir, `${id}.json`));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+
+  /** Ids with a record. */
+  ids(): string[] {
+    try {
+      return readdirSync(this.dir)
+        .filter((name) => name.endsWith('.json'))
+        .map((name) => name.slice(0, -'.json'.length));
+    } catch {
+      return [];
+    }
+  }
+}
