@@ -8,8 +8,9 @@ import { AgentHostError, ErrorCode } from '../errors.js';
 import { validateName } from '../util/name.js';
 import { detectHierarchy, type CgroupHierarchy, type DetectOptions, type HierarchyKey, type Location } from './detect.js';
 import type { CgroupDriver } from './driver.js';
-import { childDirs, exists, makeDir, removeDir, writeFile } from './files.js';
-import { spawnJoined, type SpawnOptions, type Subprocess } from './join.js';
+import { childDirs, exists, makeDir, readOptional, removeDir, writeFile } from './files.js';
+import { spawnJoined, whenSpawned, type SpawnOptions, type Subprocess } from './join.js';
+import { parsePids } from './parse.js';
 import { resolveLimits, type Limits } from './limits.js';
 import type { CgroupStats, MemoryEvents } from './stats.js';
 import { v1Driver } from './v1.js';
@@ -197,6 +198,27 @@ export class Cgroup {
   /** Starts `command` inside this cgroup: it joins before exec, so nothing escapes. */
   spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Subprocess {
     return spawnJoined(this.driver.procsFiles(this.location), command, args, options);
+  }
+
+  /**
+   * Resolves with the pid once a process from {@link spawn} is inside the cgroup (in every
+   * hierarchy), or has already ended. Until then a kill or signal of the cgroup would miss it:
+   * the shim joins a moment after the fork.
+   */
+  async joined(subprocess: Subprocess, timeout = 10_000): Promise<number> {
+    const pid = await whenSpawned(subprocess);
+    const files = this.driver.procsFiles(this.location);
+    const last = files[files.length - 1]!;
+    const deadline = Date.now() + timeout;
+    for (let round = 0; subprocess.exitCode === null && subprocess.signalCode === null; round++) {
+      if (parsePids(readOptional(join(last, '..'), 'cgroup.procs') ?? '').includes(pid)) return pid;
+      if (Date.now() > deadline) {
+        throw new AgentHostError(ErrorCode.CGROUP_IO, `process ${pid} did not join cgroup ${this.path} within ${timeout} ms`, { cgroup: this.path });
+      }
+      // The join takes about a millisecond: spin through the event loop first, then back off.
+      await (round < 20 ? new Promise((resolve) => setImmediate(resolve)) : sleep(1));
+    }
+    return pid;
   }
 
   /** Moves an existing process (all its threads) into this cgroup. */

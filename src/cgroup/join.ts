@@ -22,6 +22,8 @@ export interface SpawnOptions {
   extendEnv?: boolean;
   /** stdin, stdout, stderr, or one value for all three. Default `'ignore'` (a pipe nobody reads would block the agent). */
   stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
+  /** Collect stdout/stderr in the result (`(await subprocess).stdout`). Default `false`: stream them yourself. */
+  buffer?: boolean;
   /** Start a new session (`setsid`), so a terminal's Ctrl-C reaches the orchestrator, not its agents. Default `true`. */
   detached?: boolean;
 }
@@ -32,7 +34,7 @@ const SHIM = '/bin/sh';
 const SHIM_SCRIPT = `while [ "$1" != -- ]; do echo $$ >"$1" || { echo "nova-agent-host: cannot join cgroup ($1)" >&2; exit ${JOIN_FAILED_EXIT_CODE}; }; shift; done; shift; exec "$@"`;
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ'];
 
-export type Subprocess = ResultPromise<{ reject: false; buffer: false; cleanup: false }>;
+export type Subprocess = ResultPromise<{ reject: false; buffer: boolean; cleanup: false }>;
 
 export function spawnJoined(procsFiles: string[], command: string, args: readonly string[], options: SpawnOptions = {}): Subprocess {
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string' || a.includes('\0'))) {
@@ -52,7 +54,7 @@ export function spawnJoined(procsFiles: string[], command: string, args: readonl
     stderr: (stderr ?? 'ignore') as never,
     detached: options.detached ?? true,
     reject: false,
-    buffer: false,
+    buffer: options.buffer ?? false,
     // The host decides when agents die; an orchestrator crash must not take them down silently
     // (a restarted one reattaches), and a clean exit kills them through dispose().
     cleanup: false,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { Cgroup } from '../cgroup/cgroup.js';
-import { whenSpawned, type SpawnOptions, type Subprocess } from '../cgroup/join.js';
+import type { SpawnOptions, Subprocess } from '../cgroup/join.js';
 import { DEFAULT_AGENT_LIMITS, resolveLimits, type Limits } from '../cgroup/limits.js';
 import type { CgroupWatcher } from '../cgroup/watch.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
@@ -384,7 +384,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         cwd: options.cwd ?? workspace,
         env: { ...options.env, ...agentEnv(agent.id, cgroup) },
       });
-      const pid = await whenSpawned(subprocess);
+      const pid = await cgroup.joined(subprocess);
       const startedAt = Date.now();
       const running: Running = {
         agent,
