@@ -112,6 +112,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   #poll: NodeJS.Timeout | undefined;
   #phase: 'new' | 'started' | 'disposing' | 'disposed' = 'new';
   #pausedWhy: string | undefined;
+  /** OOM kills seen since start(), in agents that have ended too. */
+  #oomKills = 0;
 
   constructor(options: AgentHostOptions = {}) {
     super();
@@ -320,6 +322,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       agents: [...this.#agents.values()],
       queue: { size: this.#queued.size, pending: this.#running.size, paused: this.#pausedWhy !== undefined, why: this.#pausedWhy },
       root: this.#placement?.root.path,
+      oomKills: this.#oomKills,
     });
   }
 
@@ -502,6 +505,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     const count = counters.oomKill - running.oomReported;
     if (count <= 0) return;
     running.oomReported = counters.oomKill;
+    this.#oomKills += count;
     const event = { count, total: counters.oomKill, counters };
     running.agent.emit('oom', event);
     this.emit('oom', running.agent, event);

@@ -47,6 +47,7 @@ export interface HostStatus {
   memory: HostMemory | undefined;
   counts: Record<AgentState, number>;
   agents: AgentStatusRow[];
+  /** OOM kills since the host started, including agents that have ended. */
   oomKills: number;
   queue: { size: number; pending: number; paused: boolean; why: string | undefined };
 }
@@ -101,14 +102,12 @@ export function buildMemoryReport(agents: Agent[]): MemoryReport {
   return { at: Date.now(), agents: rows, total };
 }
 
-export function buildStatus(input: { agents: Agent[]; queue: HostStatus['queue']; root: string | undefined; procRoot?: string }): HostStatus {
+export function buildStatus(input: { agents: Agent[]; queue: HostStatus['queue']; root: string | undefined; oomKills: number; procRoot?: string }): HostStatus {
   const now = Date.now();
   const counts: Record<AgentState, number> = { queued: 0, running: 0, stopping: 0, exited: 0 };
-  let oomKills = 0;
   const rows: AgentStatusRow[] = input.agents.map((agent) => {
     counts[agent.state]++;
     const memory = agent.state === 'queued' ? undefined : memoryRow(agent);
-    oomKills += memory?.oomKills ?? 0;
     return {
       ...memory,
       id: agent.id,
@@ -123,7 +122,7 @@ export function buildStatus(input: { agents: Agent[]; queue: HostStatus['queue']
   } catch {
     memory = undefined;
   }
-  return { at: now, root: input.root, memory, counts, agents: rows, oomKills, queue: input.queue };
+  return { at: now, root: input.root, memory, counts, agents: rows, oomKills: input.oomKills, queue: input.queue };
 }
 
 /** A plain-text table: the first row is the header. */
