@@ -37,6 +37,8 @@ export const ErrorCode = {
   AGENT_NOT_FOUND: 'ERR_AGENT_NOT_FOUND',
   /** The operation needs a running agent. */
   AGENT_NOT_RUNNING: 'ERR_AGENT_NOT_RUNNING',
+  /** A timeout can no longer be extended: its hard deadline already passed and the hard signal went out. */
+  TIMEOUT_EXPIRED: 'ERR_TIMEOUT_EXPIRED',
   /** Admission refused: host memory above the spawn threshold and the caller chose not to wait. */
   ADMISSION_REFUSED: 'ERR_ADMISSION_REFUSED',
   /** Waiting for admission (or in the queue) took longer than allowed. */
