@@ -14,7 +14,12 @@ export function parseDuration(value: Duration, what = 'duration'): number {
   }
   if (typeof value !== 'string') throw invalid(value, what);
   const text = value.trim();
-  if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text);
+  if (/^\d+(?:\.\d+)?$/.test(text)) {
+    // A long enough digit string is Infinity as a double: as invalid as the number Infinity.
+    const ms = Number(text);
+    if (Number.isFinite(ms)) return ms;
+    throw invalid(value, what);
+  }
   PART.lastIndex = 0;
   let total = 0;
   let matched = 0;

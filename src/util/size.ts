@@ -8,7 +8,8 @@ import { AgentHostError, ErrorCode } from '../errors.js';
 export type Size = number | string;
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50, e: 2 ** 60 };
-const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([kmgtpe]?)(?:i?b)?$/i;
+// "i" only after a unit ("GiB"), never on its own ("4iB" is a typo, not 4 bytes).
+const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*(?:([kmgtpe])(?:i?b)?|b)?$/i;
 
 /**
  * Parses a {@link Size} into bytes; `Infinity` stands for "max".
@@ -24,7 +25,7 @@ export function parseSize(value: Size, what = 'size'): number {
   if (/^(max|infinity)$/i.test(text)) return Infinity;
   const match = SIZE_PATTERN.exec(text);
   if (!match) throw invalid(value, what);
-  const bytes = Math.floor(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!);
+  const bytes = Math.floor(Number(match[1]) * UNITS[(match[2] ?? '').toLowerCase()]!);
   if (!Number.isSafeInteger(bytes)) throw invalid(value, what);
   return bytes;
 }
