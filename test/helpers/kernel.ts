@@ -1,0 +1,29 @@
+/**
+ * What the kernel and the machine offer, for tests that skip (with a printed reason) only
+ * where a feature is truly missing.
+ */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** Whether `command` is an executable on PATH. */
+export function hasCommand(command: string): boolean {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // next
+    }
+  }
+  return false;
+}
+
+/**
+ * Skips the running test when `reason` is a string, printing it (the reporter shows skip notes
+ * only in some modes; the log always has it). Use: `skipIf(ctx, !feature && 'why')`.
+ */
+export function skipIf(ctx: { skip: (condition: boolean, note?: string) => void; task: { name: string } }, reason: string | false | undefined): void {
+  if (!reason) return;
+  process.stderr.write(`[skipped] ${ctx.task.name}: ${reason}\n`);
+  ctx.skip(true, reason);
+}
