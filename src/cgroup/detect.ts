@@ -56,7 +56,7 @@ export function detectHierarchy(options: DetectOptions = {}): CgroupHierarchy {
   let anyV1 = false;
   for (const mount of mounts) {
     if (mount.fsType !== 'cgroup') continue;
-    if (mount.superOptions.some((o) => o !== 'rw' && o !== 'ro' && !o.startsWith('name=') && !o.startsWith('release_agent'))) {
+    if (mount.superOptions.some(isController)) {
       anyV1 = true;
     }
     for (const controller of V1_CONTROLLERS) {
@@ -77,9 +77,20 @@ function locate(result: CgroupHierarchy, key: HierarchyKey, mount: CgroupMount, 
   // A bind mount of a sub-cgroup (mount root /a/b) shows /a/b/c as /c; a path outside the
   // mount's root (another namespace's view) cannot be reached, so the mount point stands in.
   const root = mount.root === '/' ? '' : mount.root;
-  const relative = path.startsWith(`${root}/`) || path === root ? path.slice(root.length) : '/';
-  result.own[key] = join(mount.mountPoint, relative);
+  // Inside a cgroup namespace, a cgroup above the namespace root prints as "/../x": never join
+  // that onto the mount point (it would point outside cgroupfs).
+  const outside = path.split('/').includes('..');
+  const relative = !outside && (path.startsWith(`${root}/`) || path === root) ? path.slice(root.length) : '/';
+  // No trailing slash for the mount's own root: directories are compared as strings later.
+  result.own[key] = relative === '/' || relative === '' ? mount.mountPoint : join(mount.mountPoint, relative);
   if (mount.readOnly) result.readOnly.push(key);
+}
+
+/** Options of a v1 mount that are not controllers (a `name=systemd,xattr` mount limits nothing). */
+const V1_MOUNT_FLAGS = new Set(['rw', 'ro', 'none', 'all', 'noprefix', 'clone_children', 'xattr', 'cpuset_v2_mode', 'favordynmods', 'nofavordynmods']);
+
+function isController(option: string): boolean {
+  return !V1_MOUNT_FLAGS.has(option) && !option.startsWith('name=') && !option.startsWith('release_agent=');
 }
 
 function v2Has(dir: string, controller: string): boolean {
