@@ -8,7 +8,7 @@ import { AgentHostError, ErrorCode } from '../errors.js';
 import { validateName } from '../util/name.js';
 import { detectHierarchy, type CgroupHierarchy, type DetectOptions, type HierarchyKey, type Location } from './detect.js';
 import type { CgroupDriver } from './driver.js';
-import { childDirs, exists, makeDir, readOptional, removeDir, writeFile } from './files.js';
+import { childDirs, exists, isDirectory, makeDir, readOptional, removeDir, writeFile } from './files.js';
 import { spawnJoined, whenSpawned, type SpawnOptions, type Subprocess } from './join.js';
 import { parsePids } from './parse.js';
 import { resolveLimits, type Limits } from './limits.js';
@@ -111,6 +111,12 @@ export class Cgroup {
     try {
       for (const dir of child.dirs) {
         if (exists(dir)) {
+          // A valid name can still be a kernel file's ("cgroup.procs", "tasks"): never a cgroup.
+          if (!isDirectory(dir)) {
+            throw new AgentHostError(ErrorCode.INVALID_NAME, `cgroup name ${JSON.stringify(name)} names a kernel file (${dir}), not a cgroup`, {
+              cgroup: dir,
+            });
+          }
           if (!options.existOk) {
             throw new AgentHostError(ErrorCode.CGROUP_EXISTS, `cgroup ${dir} already exists`, { cgroup: dir });
           }

@@ -3,9 +3,9 @@
  * calls are synchronous: an async round-trip through libuv's thread pool would cost more
  * than the read itself, on the spawn path and on every monitor tick.
  */
-import { readFileSync, writeFileSync, mkdirSync, rmdirSync, readdirSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, rmdirSync, readdirSync, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromSystemError } from '../errors.js';
+import { AgentHostError, ErrorCode, fromSystemError } from '../errors.js';
 
 export function readFile(dir: string, file: string): string {
   const path = join(dir, file);
@@ -26,6 +26,31 @@ export function readOptional(dir: string, file: string): string | undefined {
   }
 }
 
+/** Reads `file` and parses it with `parse`; a parse error names the file and the cgroup. */
+export function readParsed<T>(dir: string, file: string, parse: (text: string) => T): T {
+  return parseIn(dir, file, readFile(dir, file), parse);
+}
+
+/** Like {@link readParsed}, but `undefined` when the file does not exist. */
+export function readParsedOptional<T>(dir: string, file: string, parse: (text: string) => T): T | undefined {
+  const text = readOptional(dir, file);
+  return text === undefined ? undefined : parseIn(dir, file, text, parse);
+}
+
+function parseIn<T>(dir: string, file: string, text: string, parse: (text: string) => T): T {
+  try {
+    return parse(text);
+  } catch (error) {
+    if (!(error instanceof AgentHostError) || error.code !== ErrorCode.CGROUP_PARSE) throw error;
+    const path = join(dir, file);
+    throw new AgentHostError(ErrorCode.CGROUP_PARSE, `cannot parse ${path} (cgroup ${dir}): ${error.message}`, {
+      file: path,
+      cgroup: dir,
+      cause: error,
+    });
+  }
+}
+
 export function writeFile(dir: string, file: string, value: string): void {
   const path = join(dir, file);
   try {
@@ -38,6 +63,11 @@ export function writeFile(dir: string, file: string, value: string): void {
 
 export function exists(dir: string, file = ''): boolean {
   return existsSync(join(dir, file));
+}
+
+/** Whether `dir` is a directory (a cgroup), not a kernel file of the same name. */
+export function isDirectory(dir: string): boolean {
+  return statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
 export function makeDir(dir: string): void {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import type { CgroupDriver } from './driver.js';
 import { V1_CONTROLLERS, type Location } from './detect.js';
-import { exists, readFile, readOptional, writeFile } from './files.js';
+import { exists, readFile, readOptional, readParsed, readParsedOptional, writeFile } from './files.js';
 import { v1LimitWrites } from './limits.js';
 import { parseFlatKeyed, parseNumber, parsePids } from './parse.js';
 import type { MemoryEvents } from './stats.js';
@@ -23,14 +23,14 @@ const dirs = (location: Location): string[] =>
   V1_CONTROLLERS.map((c) => location[c]).filter((d): d is string => d !== undefined);
 
 function events(dir: string): MemoryEvents | undefined {
-  const oom = readOptional(dir, 'memory.oom_control');
+  const oom = readParsedOptional(dir, 'memory.oom_control', parseFlatKeyed);
   if (oom === undefined) return undefined;
   // memory.oom_control's oom_kill needs Linux 4.13+; failcnt counts hits of the limit.
-  const oomKill = parseFlatKeyed(oom).oom_kill ?? 0;
+  const oomKill = oom.oom_kill ?? 0;
   // With swap limited, memsw is the counter that hits its limit first.
   const failcnt = Math.max(
-    parseNumber(readOptional(dir, 'memory.failcnt') ?? '0'),
-    parseNumber(readOptional(dir, 'memory.memsw.failcnt') ?? '0'),
+    readParsedOptional(dir, 'memory.failcnt', parseNumber) ?? 0,
+    readParsedOptional(dir, 'memory.memsw.failcnt', parseNumber) ?? 0,
   );
   return { low: 0, high: 0, max: failcnt, oom: oomKill, oomKill };
 }
@@ -50,28 +50,28 @@ export const v1Driver: CgroupDriver = {
 
   stats(location) {
     const dir = memoryDir(location);
-    const stat = parseFlatKeyed(readFile(dir, 'memory.stat'));
-    const current = parseNumber(readFile(dir, 'memory.usage_in_bytes'));
+    const stat = readParsed(dir, 'memory.stat', parseFlatKeyed);
+    const current = readParsed(dir, 'memory.usage_in_bytes', parseNumber);
     const inactiveFile = stat.total_inactive_file ?? stat.inactive_file ?? 0;
     const pids = location.pids;
-    const pidsEvents = pids === undefined ? {} : parseFlatKeyed(readOptional(pids, 'pids.events') ?? '');
-    const memsw = readOptional(dir, 'memory.memsw.usage_in_bytes');
+    const pidsEvents = (pids === undefined ? undefined : readParsedOptional(pids, 'pids.events', parseFlatKeyed)) ?? {};
+    const memsw = readParsedOptional(dir, 'memory.memsw.usage_in_bytes', parseNumber);
     return {
       memory: {
         current,
-        peak: parseNumber(readFile(dir, 'memory.max_usage_in_bytes')),
+        peak: readParsed(dir, 'memory.max_usage_in_bytes', parseNumber),
         workingSet: Math.max(0, current - inactiveFile),
         anon: stat.total_rss ?? stat.rss ?? 0,
         file: stat.total_cache ?? stat.cache ?? 0,
         inactiveFile,
-        max: parseNumber(readFile(dir, 'memory.limit_in_bytes')),
-        high: parseNumber(readFile(dir, 'memory.soft_limit_in_bytes')),
-        swap: memsw === undefined ? 0 : Math.max(0, parseNumber(memsw) - current),
+        max: readParsed(dir, 'memory.limit_in_bytes', parseNumber),
+        high: readParsed(dir, 'memory.soft_limit_in_bytes', parseNumber),
+        swap: memsw === undefined ? 0 : Math.max(0, memsw - current),
         events: events(dir) ?? { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 },
       },
       pids: {
-        current: pids === undefined ? 0 : parseNumber(readOptional(pids, 'pids.current') ?? '0'),
-        max: pids === undefined ? Infinity : parseNumber(readOptional(pids, 'pids.max') ?? 'max'),
+        current: (pids === undefined ? undefined : readParsedOptional(pids, 'pids.current', parseNumber)) ?? 0,
+        max: (pids === undefined ? undefined : readParsedOptional(pids, 'pids.max', parseNumber)) ?? Infinity,
         events: { max: pidsEvents.max ?? 0 },
       },
       pressure: undefined,

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import type { CgroupDriver } from './driver.js';
 import type { Location } from './detect.js';
-import { exists, readFile, readOptional, writeFile } from './files.js';
+import { exists, readFile, readOptional, readParsed, readParsedOptional, writeFile } from './files.js';
 import { v2LimitWrites } from './limits.js';
 import { parseFlatKeyed, parseList, parseNumber, parsePids, parsePsi } from './parse.js';
 import type { MemoryEvents } from './stats.js';
@@ -20,9 +20,8 @@ const dirOf = (location: Location): string => {
 };
 
 function events(dir: string): MemoryEvents | undefined {
-  const text = readOptional(dir, 'memory.events');
-  if (text === undefined) return undefined;
-  const e = parseFlatKeyed(text);
+  const e = readParsedOptional(dir, 'memory.events', parseFlatKeyed);
+  if (e === undefined) return undefined;
   return { low: e.low ?? 0, high: e.high ?? 0, max: e.max ?? 0, oom: e.oom ?? 0, oomKill: e.oom_kill ?? 0 };
 }
 
@@ -64,7 +63,7 @@ function enable(dir: string, wanted: string[], root: string): void {
 
 async function waitFrozen(dir: string, frozen: boolean): Promise<void> {
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-    const state = parseFlatKeyed(readFile(dir, 'cgroup.events')).frozen;
+    const state = readParsed(dir, 'cgroup.events', parseFlatKeyed).frozen;
     if (state === undefined || (state === 1) === frozen) return;
     await sleep(delay);
   }
@@ -94,38 +93,34 @@ export const v2Driver: CgroupDriver = {
   procs: (location) => parsePids(readOptional(dirOf(location), 'cgroup.procs') ?? ''),
 
   populated(location) {
-    const text = readOptional(dirOf(location), 'cgroup.events');
-    return text === undefined ? false : parseFlatKeyed(text).populated === 1;
+    return readParsedOptional(dirOf(location), 'cgroup.events', parseFlatKeyed)?.populated === 1;
   },
 
   stats(location) {
     const dir = dirOf(location);
-    const stat = parseFlatKeyed(readFile(dir, 'memory.stat'));
-    const current = parseNumber(readFile(dir, 'memory.current'));
+    const stat = readParsed(dir, 'memory.stat', parseFlatKeyed);
+    const current = readParsed(dir, 'memory.current', parseNumber);
     const inactiveFile = stat.inactive_file ?? 0;
-    const peak = readOptional(dir, 'memory.peak');
-    const swap = readOptional(dir, 'memory.swap.current');
-    const pidsEvents = parseFlatKeyed(readOptional(dir, 'pids.events') ?? '');
-    const pressure = readOptional(dir, 'memory.pressure');
+    const pidsEvents = readParsedOptional(dir, 'pids.events', parseFlatKeyed) ?? {};
     return {
       memory: {
         current,
-        peak: peak === undefined ? undefined : parseNumber(peak),
+        peak: readParsedOptional(dir, 'memory.peak', parseNumber),
         workingSet: Math.max(0, current - inactiveFile),
         anon: stat.anon ?? 0,
         file: stat.file ?? 0,
         inactiveFile,
-        max: parseNumber(readFile(dir, 'memory.max')),
-        high: parseNumber(readFile(dir, 'memory.high')),
-        swap: swap === undefined ? 0 : parseNumber(swap),
+        max: readParsed(dir, 'memory.max', parseNumber),
+        high: readParsed(dir, 'memory.high', parseNumber),
+        swap: readParsedOptional(dir, 'memory.swap.current', parseNumber) ?? 0,
         events: events(dir) ?? { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 },
       },
       pids: {
-        current: parseNumber(readOptional(dir, 'pids.current') ?? '0'),
-        max: parseNumber(readOptional(dir, 'pids.max') ?? 'max'),
+        current: readParsedOptional(dir, 'pids.current', parseNumber) ?? 0,
+        max: readParsedOptional(dir, 'pids.max', parseNumber) ?? Infinity,
         events: { max: pidsEvents.max ?? 0 },
       },
-      pressure: pressure === undefined ? undefined : parsePsi(pressure),
+      pressure: readParsedOptional(dir, 'memory.pressure', parsePsi),
     };
   },
 
