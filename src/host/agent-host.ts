@@ -25,6 +25,8 @@ import { placeAgents, type Placement } from './placement.js';
 import { buildMemoryReport, buildStatus, type MemoryReport, type HostStatus } from './report.js';
 import { StateStore, type AgentRecord } from './state.js';
 import { isAlive, WorkspacePool, type WorkspacePoolOptions } from './workspaces.js';
+import { TimeoutPolicy, type TimeoutOptions, type TimeoutTimer } from '../timeout/index.js';
+import { signalQuietly } from '../cgroup/v2.js';
 
 /** The environment variables every agent gets, so its harness can find its own cgroup. */
 export const AGENT_ID_ENV = 'NOVA_AGENT_ID';
@@ -49,6 +51,11 @@ export interface AgentHostOptions {
   supervisorMemoryMin?: Size;
   /** How often to look for OOM kills and exits where the kernel sends no file events (v1). Default `1s`. */
   pollInterval?: Duration;
+  /**
+   * Soft and hard timeouts of every agent. Default: the seed's — SIGUSR1 at 15 min, SIGTERM to every
+   * process at 30 min, the cgroup killed 10 s later. `false`: none.
+   */
+  timeouts?: TimeoutPolicy | TimeoutOptions | false;
   /** pino-compatible; silent by default. */
   logger?: Logger;
 }
@@ -74,6 +81,8 @@ export interface SpawnAgentOptions extends SpawnOptions {
   admission?: 'wait' | 'fail';
   /** Give up waiting in the queue after this long (`ERR_ADMISSION_TIMEOUT`). Default: wait forever. */
   queueTimeout?: Duration;
+  /** This agent's timeouts over the host's (`{ hard: '1h' }`), a policy, or `false` for none. Time counts from the start of the run. */
+  timeouts?: TimeoutPolicy | TimeoutOptions | false;
 }
 
 interface Running {
@@ -86,6 +95,7 @@ interface Running {
   killReason?: KillReason;
   killing?: Promise<void>;
   oomReported: number;
+  timer?: TimeoutTimer;
 }
 
 interface Queued {
@@ -101,6 +111,9 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   readonly #grace: number;
   readonly #pollInterval: number;
   readonly #log: Logger;
+  readonly #timeouts: TimeoutPolicy | undefined;
+  /** Extensions asked for while an agent was still queued: applied when its timer is armed. */
+  readonly #pendingExtensions = new Map<string, number>();
   readonly #queue: PQueue;
   readonly #agents = new Map<string, Agent>();
   readonly #running = new Map<string, Running>();
@@ -123,6 +136,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#grace = parseDuration(options.killGrace ?? '10s', 'killGrace');
     this.#pollInterval = parseDuration(options.pollInterval ?? '1s', 'pollInterval');
     this.#log = options.logger ?? silentLogger;
+    this.#timeouts = TimeoutPolicy.from(options.timeouts, new TimeoutPolicy());
     const concurrency = options.maxConcurrent ?? Infinity;
     if (!(concurrency === Infinity || (Number.isSafeInteger(concurrency) && concurrency > 0))) {
       throw new AgentHostError(ErrorCode.INVALID_OPTION, `maxConcurrent must be a positive integer or Infinity, got ${concurrency}`);
@@ -206,6 +220,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     }
     const priority = options.priority ?? 0;
     if (!Number.isFinite(priority)) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'priority must be a finite number');
+    const timeouts = TimeoutPolicy.from(options.timeouts, this.#timeouts);
     const queueTimeout = options.queueTimeout === undefined ? undefined : parseDuration(options.queueTimeout, 'queueTimeout');
     if (options.signal?.aborted) throw abortError(id);
     if (this.#pausedWhy !== undefined && options.admission === 'fail') {
@@ -214,7 +229,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
 
     const agent = new Agent(
       { id, command: options.command, args: [...(options.args ?? [])], priority, protected: options.protected ?? false, preferred: options.preferred ?? false },
-      { kill: (a, o) => this.kill(a.id, o), extendTimeout: () => undefined },
+      this.#control,
     );
     this.#agents.set(id, agent);
 
@@ -250,6 +265,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         let started: Running;
         try {
           started = await this.#start(agent, options, limits);
+          if (timeouts) this.#arm(started, timeouts);
         } catch (error) {
           reject(error);
           return;
@@ -415,6 +431,51 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     }
   }
 
+  readonly #control = {
+    kill: (agent: Agent, options?: { force?: boolean }) => this.kill(agent.id, options),
+    extendTimeout: (agent: Agent, ms: number) => {
+      const timer = this.#running.get(agent.id)?.timer;
+      if (timer) timer.extend(ms);
+      else if (this.#agents.get(agent.id) === agent && agent.state === 'queued') {
+        this.#pendingExtensions.set(agent.id, (this.#pendingExtensions.get(agent.id) ?? 0) + parseDuration(ms, 'extension'));
+      }
+    },
+  };
+
+  /** Starts an agent's timeouts; they count from now, the start of its run. */
+  #arm(running: Running, policy: TimeoutPolicy): void {
+    const { agent, cgroup } = running;
+    running.timer = policy.arm(
+      {
+        // Only while the pid is still in the agent's cgroup: it can never be a recycled pid.
+        signalMain: (signal) => {
+          if (agent.pid !== undefined && cgroup.procs().includes(agent.pid)) signalQuietly(agent.pid, signal);
+        },
+        signalAll: (signal) => void cgroup.signal(signal),
+        killAll: () => cgroup.kill(),
+        onSoftTimeout: (info) => {
+          agent.emit('soft-timeout', info);
+          this.emit('soft-timeout', agent, info);
+        },
+        onHardTimeout: (info) => {
+          running.killReason ??= 'timeout';
+          agent._stopping();
+          agent.emit('hard-timeout', info);
+          this.emit('hard-timeout', agent, info);
+          const event: KillEvent = { reason: 'timeout', force: false, details: { ...info } };
+          agent.emit('kill', event);
+          this.emit('kill', agent, event);
+        },
+      },
+      { onError: (error) => this.emit('error', error as Error, agent) },
+    );
+    const extension = this.#pendingExtensions.get(agent.id);
+    if (extension !== undefined) {
+      this.#pendingExtensions.delete(agent.id);
+      running.timer.extend(extension);
+    }
+  }
+
   #track(running: Running): void {
     this.#running.set(running.agent.id, running);
     running.watcher.on('memory', () => this.#reportOom(running));
@@ -439,6 +500,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
 
   async #finish(running: Running, exitCode: number | null, signal: NodeJS.Signals | null): Promise<void> {
     const { agent, cgroup } = running;
+    running.timer?.clear();
+    this.#pendingExtensions.delete(agent.id);
     running.watcher.check();
     // systemd's KillMode=control-group: when the main process ends, so does everything it left.
     if (cgroup.populated()) await cgroup.kill().catch((error: unknown) => this.emit('error', error as Error, agent));
@@ -482,6 +545,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
 
   #finishUnstarted(agent: Agent, reason: 'killed' | 'error', error: Error): void {
     this.#agents.delete(agent.id);
+    this.#pendingExtensions.delete(agent.id);
     const result: AgentResult = { id: agent.id, exitCode: null, signal: null, reason, peakMemory: 0, oomKills: 0, durationMs: 0, error };
     agent._exited(result);
     agent.emit('exit', result);
@@ -541,7 +605,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
           protected: record?.protected ?? false,
           preferred: record?.preferred ?? false,
         },
-        { kill: (a, o) => this.kill(a.id, o), extendTimeout: () => undefined },
+        this.#control,
       );
       if (record?.workspace) this.#pool?.adopt(record.workspace, id);
       const running: Running = { agent, cgroup, watcher: cgroup.watch({ pollInterval: 0 }), workspace: record?.workspace, keepCgroup: false, oomReported: cgroup.memoryEvents()?.oomKill ?? 0 };
