@@ -1,5 +1,10 @@
 /**
  * `nova-agent-host/agent`: the tiny, dependency-free side that runs inside an agent's own
- * harness. It must not import anything from the orchestrator side.
+ * harness. It must not import anything from the orchestrator side: only `node:` built-ins and
+ * the files of this directory.
  */
-export const AGENT_CGROUP_ENV = 'NOVA_AGENT_CGROUP';
+export { AGENT_CGROUP_ENV, findAgentCgroup, type AgentCgroup, type AgentOptions } from './locate.js';
+export { memoryUsage, shouldReduceMemoryUsage, type MemoryUsage, type MemoryUsageOptions } from './memory.js';
+export { onPressure, type PressureEvent, type PressureOptions, type PressureSubscription } from './pressure.js';
+export { onTimeoutSignals, type TimeoutSignals, type TimeoutSignalsOptions } from './signals.js';
+export { INVALID_OPTION } from './errors.js';
