@@ -52,7 +52,7 @@ export interface PressureSubscription {
  *
  * @throws RangeError (`code: 'ERR_INVALID_OPTION'`) for an option outside its range.
  */
-export function onPressure(callback: (event: PressureEvent) => void | Promise<void>, options: PressureOptions = {}): PressureSubscription {
+export function onPressure(callback: (event: PressureEvent) => void, options: PressureOptions = {}): PressureSubscription {
   if (typeof callback !== 'function') throw invalidOption('callback must be a function', 'type');
   const threshold = options.threshold ?? 0.8;
   validateThreshold(threshold);
@@ -91,10 +91,10 @@ export function onPressure(callback: (event: PressureEvent) => void | Promise<vo
     const usage = memoryUsage({ procRoot: options.procRoot, agentCgroup });
     if (!above && usage.ratio > threshold) {
       above = true;
-      void callback({ state: 'above', usage, threshold });
+      callback({ state: 'above', usage, threshold });
     } else if (above && usage.ratio < threshold - hysteresis) {
       above = false;
-      void callback({ state: 'below', usage, threshold });
+      callback({ state: 'below', usage, threshold });
     }
   };
 
