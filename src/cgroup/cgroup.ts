@@ -89,11 +89,12 @@ export class Cgroup {
     const driver = driverFor(hierarchy);
     let location: Location;
     if (typeof path === 'string') {
+      // An absolute path below one hierarchy's mount names the same cgroup in the others (v1).
+      const keys = driver.keys(hierarchy);
+      const mount = keys.map((key) => hierarchy.mounts[key]!).find((m) => path === m || path.startsWith(`${m}/`));
+      const inMount = mount === undefined ? path : path.slice(mount.length);
       location = {};
-      for (const key of driver.keys(hierarchy)) {
-        const mount = hierarchy.mounts[key]!;
-        location[key] = path.startsWith(`${mount}/`) || path === mount ? path : join(mount, path);
-      }
+      for (const key of keys) location[key] = join(hierarchy.mounts[key]!, inMount);
     } else location = path;
     const cgroup = new Cgroup(location, { hierarchy });
     if (!cgroup.exists()) {

@@ -63,6 +63,9 @@ export function spawnJoined(procsFiles: string[], command: string, args: readonl
 
 /** Resolves once the process exists, or rejects with a typed error (EMFILE, EAGAIN, ...). */
 export function whenSpawned(subprocess: Subprocess): Promise<number> {
+  // A pid is set synchronously on a successful spawn; the 'spawn' event may be long past when a
+  // caller asks (e.g. after awaiting another process), and would then never come.
+  if (subprocess.pid !== undefined) return Promise.resolve(subprocess.pid);
   return new Promise((resolvePid, reject) => {
     const onSpawn = (): void => {
       subprocess.off('error', onError);
@@ -74,6 +77,12 @@ export function whenSpawned(subprocess: Subprocess): Promise<number> {
     };
     subprocess.once('spawn', onSpawn);
     subprocess.once('error', onError);
+    // The 'error' event may be past too: the (never rejecting) result then carries the cause.
+    void subprocess.then((result) => {
+      if (subprocess.pid !== undefined) return;
+      const cause = (result as { cause?: unknown }).cause;
+      onError((cause instanceof Error ? cause : new Error(String(result.message))) as NodeJS.ErrnoException);
+    });
   });
 }
 
