@@ -230,6 +230,16 @@ describe('create, load and delete (fake cgroupfs)', () => {
     expect(error.message).toContain(tree.path('cg/x/nope'));
   });
 
+  it('v1: an absolute path below one mount names the same cgroup in every hierarchy', () => {
+    const { tree, hierarchy } = v1({ 'v1/memory/x/': '', 'v1/pids/x/': '', 'v1/freezer/x/': '' });
+    expect(Cgroup.load(tree.path('v1/pids/x'), { hierarchy }).location).toEqual({
+      memory: tree.path('v1/memory/x'),
+      pids: tree.path('v1/pids/x'),
+      freezer: tree.path('v1/freezer/x'),
+    });
+    expect(Cgroup.load('x', { hierarchy }).path).toBe(tree.path('v1/memory/x'));
+  });
+
   it('v1: creates one directory per hierarchy and writes each limit to its hierarchy', () => {
     const { tree, self } = v1({});
     const child = Cgroup.create(self, 'agent-1', { limits: { memoryMax: '64M', memoryHigh: '48M', swapMax: 0, pidsMax: 32 } });
