@@ -3,7 +3,7 @@
  * calls are synchronous: an async round-trip through libuv's thread pool would cost more
  * than the read itself, on the spawn path and on every monitor tick.
  */
-import { readFileSync, writeFileSync, mkdirSync, rmdirSync, readdirSync, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, writeFileSync, mkdirSync, rmdirSync, readdirSync, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentHostError, ErrorCode, fromSystemError } from '../errors.js';
 
@@ -63,6 +63,16 @@ export function writeFile(dir: string, file: string, value: string): void {
 
 export function exists(dir: string, file = ''): boolean {
   return existsSync(join(dir, file));
+}
+
+/** Whether this process may write `file` in `dir` (access(2): permissions and a read-only mount). */
+export function writable(dir: string, file = ''): boolean {
+  try {
+    accessSync(join(dir, file), constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `dir` is a directory (a cgroup), not a kernel file of the same name. */

@@ -147,6 +147,79 @@ export function parseList(text: string): string[] {
   return text.split(/\s+/).filter(Boolean);
 }
 
+/** Any line of `/proc/<pid>/mountinfo` (host setup looks for its tmpfs scratch mount). */
+export interface MountEntry {
+  mountPoint: string;
+  fsType: string;
+  source: string;
+  /** Per-mount options (`rw,nosuid,...`). */
+  mountOptions: string[];
+  /** Per-superblock options (tmpfs: `size=...k,mode=1777`). */
+  superOptions: string[];
+}
+
+export function parseMounts(text: string): MountEntry[] {
+  const mounts: MountEntry[] = [];
+  for (const line of lines(text)) {
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const left = line.slice(0, dash).split(' ');
+    const right = line.slice(dash + 3).split(' ');
+    mounts.push({
+      mountPoint: unescapeMount(left[4] ?? ''),
+      fsType: right[0] ?? '',
+      source: unescapeMount(right[1] ?? ''),
+      mountOptions: (left[5] ?? '').split(','),
+      superOptions: (right[2] ?? '').split(','),
+    });
+  }
+  return mounts;
+}
+
+/** A swap area from `/proc/swaps` (header line skipped); sizes in bytes. */
+export interface SwapArea {
+  filename: string;
+  type: string;
+  size: number;
+  used: number;
+  priority: number;
+}
+
+export function parseSwaps(text: string): SwapArea[] {
+  const areas: SwapArea[] = [];
+  for (const line of lines(text)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[0] === 'Filename' || fields.length < 5) continue;
+    // The file name may contain spaces (escaped as \040); the four numeric-ish columns are last.
+    const [type, size, used, priority] = fields.slice(-4) as [string, string, string, string];
+    areas.push({
+      filename: unescapeMount(fields.slice(0, -4).join(' ')),
+      type,
+      size: Number(size) * 1024,
+      used: Number(used) * 1024,
+      priority: Number(priority),
+    });
+  }
+  return areas;
+}
+
+/** A `/proc/sys` value: one or more integers (`ip_local_port_range` has two). */
+export function parseSysctl(text: string): number[] {
+  const fields = text.trim().split(/\s+/);
+  const values = fields.map(Number);
+  if (fields[0] === '' || values.some((n) => !Number.isSafeInteger(n))) {
+    throw new AgentHostError(ErrorCode.CGROUP_PARSE, `expected integers, got ${JSON.stringify(text.trim())}`);
+  }
+  return values;
+}
+
+/** A sysfs choice file (`always [madvise] never`): the bracketed, selected word. */
+export function parseSelected(text: string): string {
+  const match = /\[([^\]]+)\]/.exec(text);
+  if (!match) throw new AgentHostError(ErrorCode.CGROUP_PARSE, `no [selected] value in ${JSON.stringify(text.trim())}`);
+  return match[1]!;
+}
+
 function lines(text: string): string[] {
   return text.split('\n').filter((line) => line.length > 0);
 }
