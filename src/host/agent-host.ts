@@ -353,8 +353,10 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   resumeAdmission(why = 'resumed'): void {
     if (this.#pausedWhy === undefined) return;
     this.#pausedWhy = undefined;
-    this.#queue.start();
+    // Announce before starting the queue: start() runs waiting tasks at once, and their
+    // 'dequeued' events must follow 'resumed', not precede it.
     this.#emitQueue('resumed', undefined, why);
+    this.#queue.start();
   }
 
   /**
@@ -557,8 +559,12 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     const ended = running.agent.result.then(() => true);
     if (grace > 0) {
       running.cgroup.signal('SIGTERM');
-      const timer = sleep(grace, false, { ref: false });
-      if (await Promise.race([ended, timer])) return;
+      // Cancelled when the agent ends first: no timer outlives the kill (or dispose()).
+      const cancel = new AbortController();
+      const timer = sleep(grace, false, { ref: false, signal: cancel.signal }).catch(() => false);
+      const done = await Promise.race([ended, timer]);
+      cancel.abort();
+      if (done) return;
     }
     await running.cgroup.kill().catch((error: unknown) => this.emit('error', error as Error, running.agent));
     await running.agent.result;
