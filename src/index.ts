@@ -5,3 +5,4 @@ export { parseDuration, type Duration } from './util/duration.js';
 export { validateName } from './util/name.js';
 export * from './timeout/index.js';
 export * from './host/index.js';
+export * from './metrics/index.js';
