@@ -12,7 +12,7 @@ import { childDirs, exists, isDirectory, makeDir, readOptional, removeDir, write
 import { spawnJoined, whenSpawned, type SpawnOptions, type Subprocess } from './join.js';
 import { parsePids } from './parse.js';
 import { resolveLimits, type Limits } from './limits.js';
-import type { CgroupStats, MemoryEvents } from './stats.js';
+import type { CgroupStats, MemoryEvents, MemorySampler } from './stats.js';
 import { v1Driver } from './v1.js';
 import { signalQuietly, v2Driver } from './v2.js';
 import { CgroupWatcher, type WatchOptions } from './watch.js';
@@ -190,6 +190,14 @@ export class Cgroup {
 
   memoryEvents(): MemoryEvents | undefined {
     return this.driver.memoryEvents(this.location);
+  }
+
+  /**
+   * Cheap repeated reads of current usage, event counters and PSI over files kept open: for
+   * monitors sampling many cgroups every second. Close it when done.
+   */
+  sampler(): MemorySampler {
+    return this.driver.sampler(this.location);
   }
 
   /** Pids of the processes in the cgroup. */

@@ -1,7 +1,7 @@
 /** What differs between cgroup v1 and v2: the rest of the library speaks only this interface. */
 import type { CgroupHierarchy, HierarchyKey, Location } from './detect.js';
 import type { LimitWrite, ResolvedLimits } from './limits.js';
-import type { CgroupStats, MemoryEvents } from './stats.js';
+import type { CgroupStats, MemoryEvents, MemorySampler } from './stats.js';
 
 export interface CgroupDriver {
   readonly version: 1 | 2;
@@ -17,6 +17,8 @@ export interface CgroupDriver {
   stats(location: Location): Omit<CgroupStats, 'memory'> & { memory: Omit<CgroupStats['memory'], 'peak'> & { peak: number | undefined } };
   /** Only the memory event counters: the cheap read behind OOM detection. */
   memoryEvents(location: Location): MemoryEvents | undefined;
+  /** Cheap repeated reads of current usage, event counters and PSI, over files kept open (monitoring). */
+  sampler(location: Location): MemorySampler;
   /**
    * One pass of killing every process; callers repeat until {@link populated} is false.
    * `fallback` skips v2's cgroup.kill for the freeze-signal-thaw path (older kernels; tests).

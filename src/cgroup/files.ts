@@ -4,7 +4,7 @@
  * than the read itself, on the spawn path and on every monitor tick.
  */
 import { accessSync, constants, readFileSync, writeFileSync, mkdirSync, rmdirSync, readdirSync, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { AgentHostError, ErrorCode, fromSystemError } from '../errors.js';
 
 export function readFile(dir: string, file: string): string {
@@ -136,6 +136,12 @@ export class OpenFile {
       if (code === 'ENOENT' || code === 'ENODEV') return undefined;
       throw fromSystemError(error, 'read', this.path);
     }
+  }
+
+  /** The content parsed with `parse` (a parse error names the file), or `undefined` once gone. */
+  readParsed<T>(parse: (text: string) => T): T | undefined {
+    const text = this.read();
+    return text === undefined ? undefined : parseIn(dirname(this.path), basename(this.path), text, parse);
   }
 
   close(): void {

@@ -2,6 +2,6 @@ export { Cgroup, hostHierarchy, type CgroupContext, type CreateOptions, type Kil
 export { detectHierarchy, type CgroupHierarchy, type CgroupMode, type DetectOptions, type HierarchyKey, type Location } from './detect.js';
 export { DEFAULT_AGENT_LIMITS, resolveLimits, type Limits, type ResolvedLimits } from './limits.js';
 export { JOIN_FAILED_EXIT_CODE, whenSpawned, type SpawnOptions, type StdioOption, type Subprocess } from './join.js';
-export type { CgroupStats, MemoryEvents, MemoryStats, PidsStats } from './stats.js';
+export type { CgroupStats, MemoryEvents, MemorySample, MemorySampler, MemoryStats, PidsStats } from './stats.js';
 export type { Psi, PsiLine } from './parse.js';
 export { CgroupWatcher, type CgroupWatchEvents, type WatchOptions } from './watch.js';

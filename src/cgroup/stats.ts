@@ -47,4 +47,29 @@ export interface CgroupStats {
   pressure: Psi | undefined;
 }
 
+/** The cheap figures of one monitoring tick: three small files, no memory.stat. */
+export interface MemorySample {
+  /** Bytes charged now (v2 memory.current, v1 memory.usage_in_bytes). */
+  current: number;
+  events: MemoryEvents;
+  /** Memory pressure stall information (v2 with PSI; undefined on v1). */
+  pressure: Psi | undefined;
+}
+
+/**
+ * Repeated reads of one cgroup's memory figures through files kept open (no open/close per
+ * tick): what lets a monitor sample hundreds of cgroups every second. Close it when done.
+ */
+export interface MemorySampler {
+  /** The cheap figures, or `undefined` once the cgroup is gone. */
+  sample(): MemorySample | undefined;
+  /**
+   * Usage and working set (current − inactive file cache). Reads memory.stat, the costly file:
+   * call it only when choosing a victim. `undefined` once the cgroup is gone.
+   */
+  usage(): { current: number; workingSet: number } | undefined;
+  /** Releases the file descriptors; a later read reopens them. */
+  close(): void;
+}
+
 export const NO_MEMORY_EVENTS: Readonly<MemoryEvents> = Object.freeze({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0 });

@@ -7,10 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import type { CgroupDriver } from './driver.js';
 import { V1_CONTROLLERS, type Location } from './detect.js';
-import { exists, readFile, readOptional, readParsed, readParsedOptional, writeFile } from './files.js';
+import { exists, OpenFile, readFile, readOptional, readParsed, readParsedOptional, writeFile } from './files.js';
 import { v1LimitWrites } from './limits.js';
 import { parseFlatKeyed, parseNumber, parsePids } from './parse.js';
-import type { MemoryEvents } from './stats.js';
+import type { MemoryEvents, MemorySampler } from './stats.js';
 import { signalQuietly } from './v2.js';
 
 const memoryDir = (location: Location): string => {
@@ -25,14 +25,44 @@ const dirs = (location: Location): string[] =>
 function events(dir: string): MemoryEvents | undefined {
   const oom = readParsedOptional(dir, 'memory.oom_control', parseFlatKeyed);
   if (oom === undefined) return undefined;
+  return toEvents(oom, readParsedOptional(dir, 'memory.failcnt', parseNumber), readParsedOptional(dir, 'memory.memsw.failcnt', parseNumber));
+}
+
+function toEvents(oom: Record<string, number>, failcnt: number | undefined, memswFailcnt: number | undefined): MemoryEvents {
   // memory.oom_control's oom_kill needs Linux 4.13+; failcnt counts hits of the limit.
   const oomKill = oom.oom_kill ?? 0;
   // With swap limited, memsw is the counter that hits its limit first.
-  const failcnt = Math.max(
-    readParsedOptional(dir, 'memory.failcnt', parseNumber) ?? 0,
-    readParsedOptional(dir, 'memory.memsw.failcnt', parseNumber) ?? 0,
-  );
-  return { low: 0, high: 0, max: failcnt, oom: oomKill, oomKill };
+  return { low: 0, high: 0, max: Math.max(failcnt ?? 0, memswFailcnt ?? 0), oom: oomKill, oomKill };
+}
+
+/** usage + oom_control + failcnt(s), kept open; v1 has no per-cgroup PSI and no `high` events. */
+function sampler(dir: string): MemorySampler {
+  const usage = new OpenFile(dir, 'memory.usage_in_bytes');
+  const oomControl = new OpenFile(dir, 'memory.oom_control');
+  const failcnt = new OpenFile(dir, 'memory.failcnt');
+  const stat = new OpenFile(dir, 'memory.stat');
+  // memsw exists only with swap accounting on: once missing in a live cgroup, it stays missing.
+  let memswFailcnt: OpenFile | undefined = new OpenFile(dir, 'memory.memsw.failcnt');
+  const files = (): OpenFile[] => [usage, oomControl, failcnt, stat, ...(memswFailcnt ? [memswFailcnt] : [])];
+  return {
+    sample() {
+      const current = usage.readParsed(parseNumber);
+      const oom = oomControl.readParsed(parseFlatKeyed);
+      if (current === undefined || oom === undefined) return undefined;
+      const memsw = memswFailcnt?.readParsed(parseNumber);
+      if (memsw === undefined && memswFailcnt !== undefined && exists(dir)) memswFailcnt = undefined;
+      return { current, events: toEvents(oom, failcnt.readParsed(parseNumber), memsw), pressure: undefined };
+    },
+    usage() {
+      const values = stat.readParsed(parseFlatKeyed);
+      const current = usage.readParsed(parseNumber);
+      if (values === undefined || current === undefined) return undefined;
+      return { current, workingSet: Math.max(0, current - (values.total_inactive_file ?? values.inactive_file ?? 0)) };
+    },
+    close() {
+      for (const file of files()) file.close();
+    },
+  };
 }
 
 export const v1Driver: CgroupDriver = {
@@ -79,6 +109,7 @@ export const v1Driver: CgroupDriver = {
   },
 
   memoryEvents: (location) => events(memoryDir(location)),
+  sampler: (location) => sampler(memoryDir(location)),
 
   async killAll(location) {
     // Frozen, nothing forks or exits (so no pid is recycled) while we signal; SIGKILL is

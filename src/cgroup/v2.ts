@@ -4,10 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import type { CgroupDriver } from './driver.js';
 import type { Location } from './detect.js';
-import { exists, readFile, readOptional, readParsed, readParsedOptional, writeFile } from './files.js';
+import { exists, OpenFile, readFile, readOptional, readParsed, readParsedOptional, writeFile } from './files.js';
 import { v2LimitWrites } from './limits.js';
 import { parseFlatKeyed, parseList, parseNumber, parsePids, parsePsi } from './parse.js';
-import type { MemoryEvents } from './stats.js';
+import type { MemoryEvents, MemorySampler } from './stats.js';
 
 /** Controllers the library needs below its root, and those it enables only when offered. */
 const REQUIRED = ['memory', 'pids'];
@@ -21,8 +21,7 @@ const dirOf = (location: Location): string => {
 
 function events(dir: string): MemoryEvents | undefined {
   const e = readParsedOptional(dir, 'memory.events', parseFlatKeyed);
-  if (e === undefined) return undefined;
-  return { low: e.low ?? 0, high: e.high ?? 0, max: e.max ?? 0, oom: e.oom ?? 0, oomKill: e.oom_kill ?? 0 };
+  return e === undefined ? undefined : toEvents(e);
 }
 
 /**
@@ -59,6 +58,39 @@ function enable(dir: string, wanted: string[], root: string): void {
     }
     throw error;
   }
+}
+
+function toEvents(e: Record<string, number>): MemoryEvents {
+  return { low: e.low ?? 0, high: e.high ?? 0, max: e.max ?? 0, oom: e.oom ?? 0, oomKill: e.oom_kill ?? 0 };
+}
+
+/** memory.current + memory.events + memory.pressure, kept open; memory.stat only for the working set. */
+function sampler(dir: string): MemorySampler {
+  const current = new OpenFile(dir, 'memory.current');
+  const events = new OpenFile(dir, 'memory.events');
+  const stat = new OpenFile(dir, 'memory.stat');
+  // Without PSI (psi=0, or a kernel before 4.20) the file never appears: stop opening it.
+  let pressure: OpenFile | undefined = new OpenFile(dir, 'memory.pressure');
+  const files = (): OpenFile[] => [current, events, stat, ...(pressure ? [pressure] : [])];
+  return {
+    sample() {
+      const bytes = current.readParsed(parseNumber);
+      const counters = events.readParsed(parseFlatKeyed);
+      if (bytes === undefined || counters === undefined) return undefined;
+      const psi = pressure?.readParsed(parsePsi);
+      if (psi === undefined && pressure !== undefined && exists(dir)) pressure = undefined;
+      return { current: bytes, events: toEvents(counters), pressure: psi };
+    },
+    usage() {
+      const values = stat.readParsed(parseFlatKeyed);
+      const bytes = current.readParsed(parseNumber);
+      if (values === undefined || bytes === undefined) return undefined;
+      return { current: bytes, workingSet: Math.max(0, bytes - (values.inactive_file ?? 0)) };
+    },
+    close() {
+      for (const file of files()) file.close();
+    },
+  };
 }
 
 async function waitFrozen(dir: string, frozen: boolean): Promise<void> {
@@ -125,6 +157,7 @@ export const v2Driver: CgroupDriver = {
   },
 
   memoryEvents: (location) => events(dirOf(location)),
+  sampler: (location) => sampler(dirOf(location)),
 
   async killAll(location, options = {}) {
     const dir = dirOf(location);
