@@ -224,10 +224,18 @@ describe('kill', () => {
       const cg = create(fallback ? 'killfb' : 'kill');
       const sub = run(cg, 'sh', ['-c', escapee]);
       const pid = await cg.joined(sub);
-      const procs = await waitFor(() => (cg.procs().length >= 5 ? cg.procs() : undefined), { message: '5 processes in the cgroup' });
-      // The escape worked: some are in another session, some are not descendants of the command.
-      expect(procs.some((p) => procStat(p)?.session !== procStat(pid)?.session)).toBe(true);
-      expect(procs.some((p) => !processTree(pid).includes(p))).toBe(true);
+      // Wait until the escape worked: some processes are in another session, some are not
+      // descendants of the command any more (the subshell between them has exited).
+      const procs = await waitFor(
+        () => {
+          const now = cg.procs();
+          const tree = processTree(pid);
+          const session = procStat(pid)?.session;
+          const escaped = now.some((p) => procStat(p)?.session !== session) && now.some((p) => !tree.includes(p));
+          return now.length >= 5 && escaped ? now : undefined;
+        },
+        { message: '5 processes in the cgroup, in another session and reparented' },
+      );
 
       await cg.kill({ fallback });
       expect(cg.procs()).toEqual([]);
