@@ -12,9 +12,12 @@ const files = readdirSync(dir).filter((file) => file.endsWith('.ts'));
 describe('src/agent is self-contained', () => {
   it.each(files)('%s imports only node: built-ins and ./ siblings', (file) => {
     const text = readFileSync(join(dir, file), 'utf8');
-    const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s+['"]([^'"]+)['"]/g), ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map(
-      (match) => match[1]!,
-    );
+    const specifiers = [
+      ...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s+['"]([^'"]+)['"]/g),
+      ...text.matchAll(/(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g),
+      ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+      ...text.matchAll(/\brequire\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ].map((match) => match[1]!);
     const outside = specifiers.filter((s) => !s.startsWith('node:') && !/^\.\/[\w-]+\.js$/.test(s));
     expect(outside).toEqual([]);
   });
