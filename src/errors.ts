@@ -54,6 +54,8 @@ export const ErrorCode = {
   WORKSPACE_EXHAUSTED: 'ERR_WORKSPACE_EXHAUSTED',
   /** Preflight found a failing check that would make isolation a lie. */
   PREFLIGHT_FAILED: 'ERR_PREFLIGHT_FAILED',
+  /** /proc/meminfo could not be read or lacks MemTotal (not Linux, /proc not mounted). */
+  HOST_MEMORY_UNAVAILABLE: 'ERR_HOST_MEMORY_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,22 @@
+export { MemoryMonitor } from './monitor.js';
+export { defaultVictimPolicy } from './victims.js';
+export { MONITOR_DEFAULTS } from './options.js';
+export type {
+  AgentPressureEvent,
+  AgentSample,
+  HostMemory,
+  HostPressureEvent,
+  LivelockOptions,
+  MemoryLevel,
+  MemoryMonitorOptions,
+  MonitoredAgent,
+  MonitorEvents,
+  MonitorHost,
+  ReliefKill,
+  ReliefOutcome,
+  ReliefReport,
+  ReliefTrigger,
+  RelieveOptions,
+  VictimCandidate,
+  VictimPolicy,
+} from './types.js';

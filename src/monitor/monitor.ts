@@ -1,0 +1,313 @@
+/**
+ * MemoryMonitor: the seed's one rule — memory is the only hard constraint — enforced
+ * continuously. Each tick reads host memory (levels with hysteresis, for admission) and three
+ * small files per agent (throttling and livelock at memory.high); relief rounds kill agents by
+ * policy, one at a time with a cooldown, until memory is below the target.
+ */
+import { Emitter } from '../util/emitter.js';
+import { HostMemoryReader } from './host-memory.js';
+import { nextLevel } from './levels.js';
+import { resolveMonitorOptions, resolveRelieveOptions, type ResolvedMonitorOptions, type ResolvedRelieveOptions } from './options.js';
+import { runRelief, type ReliefSteps } from './relief.js';
+import { AgentTracker, type DetectorSettings } from './tracker.js';
+import type {
+  AgentSample,
+  HostMemory,
+  MemoryLevel,
+  MemoryMonitorOptions,
+  MonitoredAgent,
+  MonitorEvents,
+  MonitorHost,
+  ReliefKill,
+  ReliefReport,
+  RelieveOptions,
+  VictimCandidate,
+} from './types.js';
+
+const NO_SAMPLES: readonly AgentSample[] = Object.freeze([]);
+
+export class MemoryMonitor extends Emitter<MonitorEvents> {
+  readonly #host: MonitorHost;
+  readonly #options: ResolvedMonitorOptions;
+  readonly #detector: DetectorSettings;
+  readonly #reader: HostMemoryReader;
+  readonly #trackers = new Map<string, AgentTracker>();
+  /** Agents a relief or livelock kill was sent to, while the host still lists them. */
+  readonly #killed = new Set<string>();
+  #level: MemoryLevel = 'normal';
+  #running = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** Counts passes over host.agents(): trackers a pass did not see belong to agents that are gone. */
+  #pass = 0;
+  /** Aborted by stop(): ends relief rounds at their next step (a cooldown at once). */
+  #abort = new AbortController();
+  /** Relief rounds run one after the other. */
+  #reliefChain: Promise<unknown> = Promise.resolve();
+  #reliefActive = 0;
+  /**
+   * Cleared when an auto-kill round killed nobody (nothing left to kill): another round would
+   * only repeat that every tick. Set again when the level leaves `critical`.
+   */
+  #autoKillArmed = true;
+
+  constructor(host: MonitorHost, options: MemoryMonitorOptions = {}) {
+    super();
+    this.#host = host;
+    this.#options = resolveMonitorOptions(options);
+    this.#detector = {
+      highPressure: this.#options.livelock.highPressure,
+      duration: this.#options.livelock.duration,
+      grace: Math.max(2 * this.#options.interval, 2000),
+    };
+    this.#reader = new HostMemoryReader(this.#options.procRoot);
+  }
+
+  /** The host memory level after the last tick (`normal` before the first). */
+  get level(): MemoryLevel {
+    return this.#level;
+  }
+
+  /** Whether the sampling timer runs. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Starts sampling: one tick now, then one every `interval`. Calling it again does nothing. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop();
+  }
+
+  /**
+   * Stops sampling: clears the timer, ends relief rounds at their next step and closes every
+   * file the monitor holds open. Sample history is kept; `start()` resumes.
+   */
+  stop(): void {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#abort.abort();
+    this.#abort = new AbortController();
+    for (const tracker of this.#trackers.values()) tracker.close();
+    this.#reader.close();
+  }
+
+  /** Host memory now (`readMemory` if given, else `/proc/meminfo` and `/proc/pressure/memory`). */
+  hostMemory(): HostMemory {
+    return this.#options.readMemory ? this.#options.readMemory() : this.#reader.read();
+  }
+
+  /** The agent's recent samples, oldest first (at most `samples` of them). */
+  agentSamples(id: string): readonly AgentSample[] {
+    return this.#trackers.get(id)?.ring.toArray() ?? NO_SAMPLES;
+  }
+
+  /**
+   * One sampling round; the timer calls it, tests may too. Never rejects: failures are
+   * emitted as `error`.
+   */
+  async tick(): Promise<void> {
+    let memory: HostMemory;
+    try {
+      memory = this.hostMemory();
+    } catch (error) {
+      this.emit('error', error as Error);
+      return;
+    }
+    const previous = this.#level;
+    this.#level = nextLevel(previous, memory.usedRatio, this.#options);
+    if (this.#level !== previous) {
+      if (previous === 'critical') this.#autoKillArmed = true;
+      this.emit('pressure', { scope: 'host', level: this.#level, previous, memory });
+    }
+    this.#sampleAgents(memory);
+    this.emit('sample', { memory, level: this.#level });
+    if (this.#options.autoKill && this.#level === 'critical' && this.#autoKillArmed && this.#reliefActive === 0) {
+      this.#autoKill();
+    }
+  }
+
+  /**
+   * Kills agents by policy until host memory is below the target: memory is re-read before
+   * every kill, one kill is followed by a cooldown. `dryRun` kills nothing and reports what it
+   * would kill. Rounds (and auto-kill) run one at a time.
+   */
+  async relieve(options: RelieveOptions = {}): Promise<ReliefReport> {
+    return this.#relief('relieve', resolveRelieveOptions(options, this.#options));
+  }
+
+  #loop = (): void => {
+    this.#timer = undefined;
+    void this.tick().finally(() => {
+      if (!this.#running || this.#timer) return;
+      this.#timer = setTimeout(this.#loop, this.#options.interval);
+      this.#timer.unref();
+    });
+  };
+
+  #sampleAgents(memory: HostMemory): void {
+    const pass = ++this.#pass;
+    const time = Date.now();
+    try {
+      for (const agent of this.#host.agents()) {
+        const tracker = this.#track(agent, pass);
+        if (tracker === undefined) continue;
+        let sample: AgentSample | undefined;
+        try {
+          sample = tracker.sample(time);
+        } catch (error) {
+          this.emit('error', error as Error);
+          continue;
+        }
+        if (sample === undefined) continue;
+        const detection = tracker.detect(sample, this.#detector);
+        if (detection.throttled) this.emit('pressure', { scope: 'agent', id: agent.id, kind: 'throttled', sample });
+        if (detection.livelock) {
+          this.emit('pressure', { scope: 'agent', id: agent.id, kind: 'livelock', sample });
+          if (this.#options.livelock.action === 'kill') this.#livelockKill(tracker, sample, detection.livelock.stalledMs, memory);
+        }
+      }
+    } catch (error) {
+      // host.agents() itself failed: keep the trackers, the next tick tries again.
+      this.emit('error', error as Error);
+      return;
+    }
+    this.#prune(pass);
+  }
+
+  /** The tracker of `agent`, made on first sight (or anew when its cgroup changed). */
+  #track(agent: MonitoredAgent, pass: number): AgentTracker | undefined {
+    let tracker = this.#trackers.get(agent.id);
+    if (tracker && tracker.agent.cgroup.path !== agent.cgroup.path) {
+      tracker.close();
+      tracker = undefined;
+    }
+    if (!tracker) {
+      try {
+        tracker = new AgentTracker(agent, this.#options.samples);
+      } catch (error) {
+        this.emit('error', error as Error);
+        return undefined;
+      }
+      this.#trackers.set(agent.id, tracker);
+    }
+    tracker.agent = agent;
+    tracker.seen = pass;
+    return tracker;
+  }
+
+  #prune(pass: number): void {
+    for (const [id, tracker] of this.#trackers) {
+      if (tracker.seen === pass) continue;
+      tracker.close();
+      this.#trackers.delete(id);
+      this.#killed.delete(id);
+    }
+  }
+
+  #livelockKill(tracker: AgentTracker, sample: AgentSample, stalledMs: number, memory: HostMemory): void {
+    const agent = tracker.agent;
+    if (agent.protected || this.#killed.has(agent.id)) return;
+    let usage: { current: number; workingSet: number } | undefined;
+    try {
+      usage = tracker.sampler.usage();
+    } catch {
+      // The working set is a figure for the report only: the sample's usage stands in.
+    }
+    const info: ReliefKill = {
+      id: agent.id,
+      reason: 'relief',
+      trigger: 'livelock',
+      priority: agent.priority,
+      preferred: agent.preferred ?? false,
+      workingSet: usage?.workingSet ?? sample.current,
+      current: usage?.current ?? sample.current,
+      memory,
+      livelock: { sample, stalledMs },
+    };
+    this.#sendKill(info).catch((error: Error) => this.emit('error', error));
+  }
+
+  async #sendKill(info: ReliefKill): Promise<void> {
+    this.#killed.add(info.id);
+    try {
+      await this.#host.kill(info.id, info);
+    } catch (error) {
+      this.#killed.delete(info.id);
+      throw error;
+    }
+    this.emit('kill', info);
+  }
+
+  #autoKill(): void {
+    const options: ResolvedRelieveOptions = {
+      target: this.#options.reliefTarget,
+      dryRun: false,
+      maxKills: Infinity,
+      cooldown: this.#options.cooldown,
+    };
+    this.#relief('auto-kill', options).then(
+      (report) => {
+        if (report.kills.length === 0) this.#autoKillArmed = false;
+      },
+      (error: Error) => this.emit('error', error),
+    );
+  }
+
+  #relief(trigger: ReliefReport['trigger'], options: ResolvedRelieveOptions): Promise<ReliefReport> {
+    this.#reliefActive++;
+    const signal = this.#abort.signal;
+    const steps: ReliefSteps = {
+      readMemory: () => this.hostMemory(),
+      candidates: (skip) => this.#candidates(skip),
+      kill: (info) => this.#sendKill(info),
+    };
+    const round = this.#reliefChain.then(() => runRelief(steps, trigger, options, signal));
+    this.#reliefChain = round.catch(() => undefined);
+    return round
+      .then((report) => {
+        this.emit('relief', report);
+        return report;
+      })
+      .finally(() => this.#reliefActive--);
+  }
+
+  /** Live, unprotected agents not already being killed, with their working sets, in policy order. */
+  #candidates(skip: ReadonlySet<string>): VictimCandidate[] {
+    const pass = ++this.#pass;
+    const candidates: VictimCandidate[] = [];
+    for (const agent of this.#host.agents()) {
+      const tracker = this.#track(agent, pass);
+      if (tracker === undefined || agent.protected || skip.has(agent.id) || this.#killed.has(agent.id)) continue;
+      let usage: { current: number; workingSet: number } | undefined;
+      try {
+        usage = tracker.sampler.usage();
+      } catch (error) {
+        this.emit('error', error as Error);
+        continue;
+      }
+      if (usage === undefined) continue;
+      candidates.push({
+        id: agent.id,
+        agent,
+        priority: agent.priority,
+        protected: false,
+        preferred: agent.preferred ?? false,
+        workingSet: usage.workingSet,
+        current: usage.current,
+      });
+    }
+    this.#prune(pass);
+    // A custom policy may return anything: only agents offered to it, each once, can be killed.
+    const offered = new Map(candidates.map((c) => [c.id, c]));
+    const ordered: VictimCandidate[] = [];
+    for (const choice of this.#options.victimPolicy(candidates.slice())) {
+      const candidate = offered.get(choice.id);
+      if (candidate === undefined) continue;
+      offered.delete(choice.id);
+      ordered.push(candidate);
+    }
+    return ordered;
+  }
+}

@@ -1,0 +1,195 @@
+/** The public shapes of the memory monitor: what the host hands it, what it reports. */
+import type { Cgroup } from '../cgroup/cgroup.js';
+import type { Psi } from '../cgroup/parse.js';
+import type { MemoryEvents } from '../cgroup/stats.js';
+import type { Duration } from '../util/duration.js';
+
+/** Host memory level: `high` stops admission, `critical` is where auto-kill starts. */
+export type MemoryLevel = 'normal' | 'high' | 'critical';
+
+/** System memory as `/proc/meminfo` and `/proc/pressure/memory` show it. */
+export interface HostMemory {
+  /** MemTotal, bytes. */
+  total: number;
+  /** MemAvailable, bytes: what can be handed out without swapping (page cache counts as free). */
+  available: number;
+  /** total − available, bytes. */
+  used: number;
+  /** used / total, 0…1: the figure the thresholds apply to. */
+  usedRatio: number;
+  /** Host-wide memory PSI; absent where the kernel has none (psi=0, before 4.20). */
+  pressure?: Psi;
+}
+
+/** What the host gives the monitor for each live agent. */
+export interface MonitoredAgent {
+  readonly id: string;
+  readonly cgroup: Cgroup;
+  /** Higher is more important: killed later by relief. */
+  readonly priority: number;
+  /** Never chosen by relief. */
+  readonly protected?: boolean;
+  /** Chosen before any unpreferred agent. */
+  readonly preferred?: boolean;
+}
+
+/** The host side the monitor works through: it lists agents and performs kills (with reason `relief`). */
+export interface MonitorHost {
+  /** The live agents now; called once per tick and once per relief step. */
+  agents(): Iterable<MonitoredAgent>;
+  /** Kills the agent's cgroup with reason `relief` (the host emits its own `kill`); resolves once done. */
+  kill(id: string, info: ReliefKill): Promise<void>;
+}
+
+/** One tick's figures for one agent, kept in a bounded ring per agent. */
+export interface AgentSample {
+  /** When it was read, ms since the epoch. */
+  time: number;
+  /** Bytes charged to the agent's cgroup. */
+  current: number;
+  /** The cgroup's memory event counters (totals). */
+  events: MemoryEvents;
+  /**
+   * How much memory.events `high` rose since the previous sample: times the agent was throttled
+   * at memory.high (v2; always 0 on v1, which has no such counter). 0 for an agent's first sample.
+   */
+  highDelta: number;
+  /** The cgroup's memory PSI (v2 with PSI; undefined on v1). */
+  pressure: Psi | undefined;
+}
+
+/** An agent as the victim policy sees it: its standing and its memory right now. */
+export interface VictimCandidate {
+  readonly id: string;
+  readonly agent: MonitoredAgent;
+  readonly priority: number;
+  readonly protected: boolean;
+  readonly preferred: boolean;
+  /** Bytes the kernel cannot drop cheaply (current − inactive file cache): what a kill frees. */
+  readonly workingSet: number;
+  /** Bytes charged to the cgroup. */
+  readonly current: number;
+}
+
+/** Orders candidates, first victim first; candidates left out are never killed. */
+export type VictimPolicy = (candidates: VictimCandidate[]) => VictimCandidate[];
+
+/** What made the monitor kill. */
+export type ReliefTrigger = 'relieve' | 'auto-kill' | 'livelock';
+
+/** One relief kill and the figures that led to it (also the host's `kill` event details). */
+export interface ReliefKill {
+  id: string;
+  reason: 'relief';
+  trigger: ReliefTrigger;
+  priority: number;
+  preferred: boolean;
+  /** The agent's working set and usage when it was chosen, bytes. */
+  workingSet: number;
+  current: number;
+  /** Host memory re-read just before the kill. */
+  memory: HostMemory;
+  /** The used ratio relief works down to (not for livelock kills). */
+  target?: number;
+  /** Dry run: the used ratio expected once this and the earlier victims are gone (working sets freed). */
+  estimatedRatio?: number;
+  /** Livelock kills: the sample that completed the stall and how long it had lasted, ms. */
+  livelock?: { sample: AgentSample; stalledMs: number };
+}
+
+/** Why a relief round ended. */
+export type ReliefOutcome = 'target-reached' | 'no-candidates' | 'max-kills' | 'stopped';
+
+/** The account of one relief round (`relieve()` or auto-kill). */
+export interface ReliefReport {
+  trigger: Exclude<ReliefTrigger, 'livelock'>;
+  dryRun: boolean;
+  /** The used ratio the round worked down to. */
+  target: number;
+  /** Host memory when the round started and when it ended (the same reading for a dry run). */
+  before: HostMemory;
+  after: HostMemory;
+  /** The kills made, in order; for a dry run the kills it would make. */
+  kills: ReliefKill[];
+  /** Kills the host failed to carry out; those agents were skipped for the rest of the round. */
+  failures: Array<{ id: string; error: Error }>;
+  outcome: ReliefOutcome;
+  durationMs: number;
+}
+
+/** Options of one relief round. */
+export interface RelieveOptions {
+  /** Stop once host memory used is below this percentage (1–100). Default: the monitor's `reliefTarget` × 100 (75). */
+  targetPercent?: number;
+  /** Kill nothing; report what would be killed (estimating that a kill frees its working set). Default `false`. */
+  dryRun?: boolean;
+  /** Kill at most this many agents. Default `Infinity`. */
+  maxKills?: number;
+  /** Wait between kills for memory to come back. Default: the monitor's `cooldown` (2 s). */
+  cooldown?: Duration;
+}
+
+/** Livelock detection: an agent held at memory.high, stalled instead of OOM-killed (no swap). */
+export interface LivelockOptions {
+  /** The cgroup's PSI `full` avg10 (percent) at or above which it counts as stalled. Default 40. */
+  highPressure?: number;
+  /** How long the stall must last. Default `10s`. */
+  duration?: Duration;
+  /** `event` only emits `pressure` {kind: 'livelock'}; `kill` also kills the agent through the host. Default `event`. */
+  action?: 'event' | 'kill';
+}
+
+export interface MemoryMonitorOptions {
+  /** Sampling interval. Default `1000` ms. */
+  interval?: Duration;
+  /** Used-memory fractions of the levels. Default `{ high: 0.85, critical: 0.95 }` (the seed's 85 % / 95 %). */
+  thresholds?: { high?: number; critical?: number };
+  /** A level is left only this far (fraction) below its threshold, so it does not flap. Default `0.02`. */
+  hysteresis?: number;
+  /** Kill agents by policy while `critical` (the seed's `watch-memory.sh --auto-kill`). Default `false`. */
+  autoKill?: boolean;
+  /** Auto-kill and `relieve()` stop once used memory is below this fraction. Default `0.75`. */
+  reliefTarget?: number;
+  /** Wait between relief kills: memory takes time to come back. Default `2s`. */
+  cooldown?: Duration;
+  /**
+   * Orders the victims. Default {@link defaultVictimPolicy}: preferred first, then lowest priority,
+   * then largest working set. Protected agents are never offered to it.
+   */
+  victimPolicy?: VictimPolicy;
+  livelock?: LivelockOptions;
+  /** Samples kept per agent (a ring). Default `60`. */
+  samples?: number;
+  /** Where `meminfo` and `pressure/memory` are read. Default `/proc` (tests use fake trees). */
+  procRoot?: string;
+  /** Reads host memory instead of `procRoot` (tests drive the level without filling RAM). */
+  readMemory?: () => HostMemory;
+}
+
+/** Events of {@link MemoryMonitor}. */
+export type MonitorEvents = {
+  /** A host level change, or an agent starting to be throttled at memory.high or found livelocked there. */
+  pressure: (event: HostPressureEvent | AgentPressureEvent) => void;
+  /** A relief round (`relieve()` or auto-kill) finished. */
+  relief: (report: ReliefReport) => void;
+  /** A relief kill was carried out (the host emits its own `kill` as well). */
+  kill: (kill: ReliefKill) => void;
+  /** A tick's host figures and the level after it. */
+  sample: (event: { memory: HostMemory; level: MemoryLevel }) => void;
+  error: (error: Error) => void;
+};
+
+export interface HostPressureEvent {
+  scope: 'host';
+  level: MemoryLevel;
+  previous: MemoryLevel;
+  memory: HostMemory;
+}
+
+export interface AgentPressureEvent {
+  scope: 'agent';
+  id: string;
+  /** `throttled`: memory.events `high` started rising; `livelock`: throttled with PSI full high for the configured time. */
+  kind: 'throttled' | 'livelock';
+  sample: AgentSample;
+}
