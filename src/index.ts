@@ -5,4 +5,5 @@ export { parseDuration, type Duration } from './util/duration.js';
 export { validateName } from './util/name.js';
 export * from './timeout/index.js';
 export * from './host/index.js';
+export * from './setup/index.js';
 export * from './metrics/index.js';

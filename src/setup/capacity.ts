@@ -1,0 +1,129 @@
+/**
+ * The seed's "Memory Limit Rationale" as arithmetic:
+ *   1,536 GB − 32 GB system − 200 GB headroom = 1,304 GB / 4 GB = 326 → "~325" agents, 300 recommended.
+ */
+import { DEFAULT_AGENT_LIMITS } from '../cgroup/limits.js';
+import { AgentHostError, ErrorCode } from '../errors.js';
+import { parseSize, type Size } from '../util/size.js';
+import { memTotal } from './read.js';
+
+/** A size, or a share of the total memory such as `"13%"`. */
+export type MemoryShare = Size | `${number}%`;
+
+export interface CapacityOptions {
+  /** RAM of the host. Default: MemTotal of `<procRoot>/meminfo`. */
+  totalMemory?: Size;
+  /**
+   * Memory for the kernel, page cache and buffers. Default: 1/48 of RAM (the seed's 32 GB of
+   * 1,536 GB, about 2%), at least 1 GiB: a small host still needs its kernel and page cache.
+   */
+  systemReserve?: MemoryShare;
+  /** Safety headroom for spikes. Default: 25/192 of RAM (the seed's 200 GB of 1,536 GB, about 13%). */
+  headroom?: MemoryShare;
+  /** memory.max of each agent. Default `4G`, the seed's. */
+  perAgentLimit?: Size;
+  /** Where /proc is, for the default totalMemory. Default `/proc`. */
+  procRoot?: string;
+}
+
+export interface CapacityPlan {
+  /** All sizes in bytes. */
+  totalMemory: number;
+  systemReserve: number;
+  headroom: number;
+  /** totalMemory − systemReserve − headroom (never below 0). */
+  availableForAgents: number;
+  perAgentLimit: number;
+  /** floor(availableForAgents / perAgentLimit): every agent at its limit still fits. */
+  maxConcurrent: number;
+  /** {@link maxConcurrent} rounded down to a round figure, as the seed shows it ("~325"). */
+  approxMaxConcurrent: number;
+  /** What to run at most: about 5% below the maximum, rounded down to a round figure (the seed's 300). */
+  recommendedMax: number;
+  /** The seed's table with these figures. */
+  table: string;
+}
+
+const GiB = 2 ** 30;
+
+/** The seed's system reserve and headroom as shares of its 1,536 GB. */
+const RESERVE_SHARE = 32 / 1536;
+const HEADROOM_SHARE = 200 / 1536;
+/** Keep this share of the maximum free: the seed's 300 of "~325". */
+const BUFFER_SHARE = 0.05;
+
+export function planCapacity(options: CapacityOptions = {}): CapacityPlan {
+  const totalMemory =
+    options.totalMemory !== undefined ? positive(options.totalMemory, 'totalMemory') : (memTotal(options.procRoot ?? '/proc') ?? unknownMemory());
+  const systemReserve =
+    options.systemReserve !== undefined ? share(options.systemReserve, totalMemory, 'systemReserve') : Math.max(GiB, Math.round(totalMemory * RESERVE_SHARE));
+  const headroom = options.headroom !== undefined ? share(options.headroom, totalMemory, 'headroom') : Math.round(totalMemory * HEADROOM_SHARE);
+  const perAgentLimit = positive(options.perAgentLimit ?? DEFAULT_AGENT_LIMITS.memoryMax!, 'perAgentLimit');
+  const availableForAgents = Math.max(0, totalMemory - systemReserve - headroom);
+  const maxConcurrent = Math.floor(availableForAgents / perAgentLimit);
+  const approxMaxConcurrent = roundDown(maxConcurrent);
+  const recommendedMax = roundDown(Math.floor(maxConcurrent * (1 - BUFFER_SHARE)));
+  const plan = { totalMemory, systemReserve, headroom, availableForAgents, perAgentLimit, maxConcurrent, approxMaxConcurrent, recommendedMax };
+  return { ...plan, table: formatCapacity(plan) };
+}
+
+/** Round figures: steps of 25 from 100 agents, 5 from 20, single agents below. */
+function roundDown(count: number): number {
+  const step = count >= 100 ? 25 : count >= 20 ? 5 : 1;
+  return Math.floor(count / step) * step;
+}
+
+/**
+ * The seed's table. Sizes in GB as the seed writes them (binary: its 1,536 GB are 1.5 TiB);
+ * whole numbers with thousands separators, else one decimal.
+ */
+export function formatCapacity(plan: Omit<CapacityPlan, 'table'>): string {
+  const gb = (bytes: number): string => {
+    const value = bytes / GiB;
+    const digits = Number.isInteger(value) ? 0 : 1;
+    return `${value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} GB`;
+  };
+  // Sizes end at column 29 (at least one space after the label); agent counts start at column 23.
+  const size = (label: string, bytes: number, note = ''): string => {
+    const value = gb(bytes);
+    return `${label}${' '.repeat(Math.max(1, 29 - label.length - value.length))}${value}${note ? `   ${note}` : ''}`;
+  };
+  const count = (label: string, text: string): string => `${label.padEnd(23)}${text}`;
+  const rule = '─'.repeat(29);
+  const percent = plan.totalMemory > 0 ? Math.round((plan.headroom / plan.totalMemory) * 100) : 0;
+  return [
+    size('Total RAM:', plan.totalMemory),
+    rule,
+    size('System/kernel:', plan.systemReserve, '(page cache, buffers, kernel)'),
+    size('Safety headroom:', plan.headroom, `(~${percent}%, for spikes)`),
+    size('Available for agents:', plan.availableForAgents),
+    rule,
+    size('Per agent limit:', plan.perAgentLimit),
+    count('Max concurrent:', `~${plan.approxMaxConcurrent} agents`),
+    '',
+    count('Recommended max:', `${plan.recommendedMax} agents (leaves buffer)`),
+  ].join('\n');
+}
+
+function positive(value: Size, name: string): number {
+  const bytes = parseSize(value, name);
+  if (bytes === 0 || bytes === Infinity) throw new AgentHostError(ErrorCode.INVALID_OPTION, `${name} must be a positive, finite size`);
+  return bytes;
+}
+
+function share(value: MemoryShare, total: number, name: string): number {
+  if (typeof value === 'string' && value.trim().endsWith('%')) {
+    const percent = Number(value.trim().slice(0, -1));
+    if (!Number.isFinite(percent) || percent < 0 || percent > 100 || value.trim() === '%') {
+      throw new AgentHostError(ErrorCode.INVALID_OPTION, `${name} must be a size or a percentage from 0% to 100%, got ${JSON.stringify(value)}`);
+    }
+    return Math.round((total * percent) / 100);
+  }
+  const bytes = parseSize(value, name);
+  if (bytes === Infinity) throw new AgentHostError(ErrorCode.INVALID_OPTION, `${name} must be finite`);
+  return bytes;
+}
+
+function unknownMemory(): never {
+  throw new AgentHostError(ErrorCode.INVALID_OPTION, 'cannot read MemTotal from /proc/meminfo: pass totalMemory');
+}
