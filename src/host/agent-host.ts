@@ -27,10 +27,11 @@ import { StateStore, type AgentRecord } from './state.js';
 import { isAlive, WorkspacePool, type WorkspacePoolOptions } from './workspaces.js';
 import { TimeoutPolicy, type TimeoutOptions, type TimeoutTimer } from '../timeout/index.js';
 import { signalQuietly } from '../cgroup/v2.js';
+import { AGENT_CGROUP_ENV } from '../agent/locate.js';
 
-/** The environment variables every agent gets, so its harness can find its own cgroup. */
+/** The environment variables every agent gets, so its harness can find its own cgroup (`nova-agent-host/agent` reads them). */
 export const AGENT_ID_ENV = 'NOVA_AGENT_ID';
-export const AGENT_CGROUP_ENV = 'NOVA_AGENT_CGROUP';
+export { AGENT_CGROUP_ENV };
 
 export interface AgentHostOptions {
   /** The agents' root cgroup; default: chosen by the delegation rules (see docs/host.md). */
