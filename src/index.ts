@@ -1,3 +1,9 @@
+/**
+ * `nova-agent-host`: the orchestrator side — cgroups, the agent host, timeouts, host setup, metrics.
+ * The side that runs inside an agent is `nova-agent-host/agent`.
+ *
+ * @module nova-agent-host
+ */
 export * from './cgroup/index.js';
 export { AgentHostError, ErrorCode, isAgentHostError } from './errors.js';
 export { parseSize, formatBytes, type Size } from './util/size.js';

@@ -21,13 +21,16 @@ export interface MetricsRegistry {
   readonly contentType: string;
   /** The scrape text. */
   metrics(): Promise<string>;
+  /** The metric registered under `name`, or `undefined`. */
   getSingleMetric(name: string): unknown;
+  /** Unregisters the metric `name`. */
   removeSingleMetric(name: string): void;
 }
 
 /** What {@link collectMetrics} reads and listens to: an {@link AgentHost}, or anything shaped like its reporting side. */
 export type MetricsSource = Pick<AgentHost, 'status' | 'on' | 'off'>;
 
+/** Options of {@link collectMetrics}. */
 export interface CollectMetricsOptions {
   /** Where the metrics are registered. Default: `prom-client`'s global `register`. */
   registry?: MetricsRegistry;
@@ -37,16 +40,25 @@ export interface CollectMetricsOptions {
 
 /** The registered metrics; {@link MetricsHandle.dispose} removes them and the host listeners. */
 export interface MetricsHandle {
+  /** The registry the metrics are in: serve `await registry.metrics()` with `registry.contentType`. */
   readonly registry: MetricsRegistry;
   /** Full names of the registered metrics. */
   readonly names: readonly string[];
   /** Unregisters every metric and removes the event listeners. Idempotent. */
   dispose(): void;
+  /** {@link MetricsHandle.dispose}, for `using metrics = await collectMetrics(host)`. */
   [Symbol.dispose](): void;
 }
 
 /** Memory pressure levels as gauge values: `normal` 0, `high` 1 (spawning stops), `critical` 2 (killing starts). */
-export const PRESSURE_LEVELS = Object.freeze({ normal: 0, high: 1, critical: 2 } as const);
+export const PRESSURE_LEVELS: Readonly<{
+  /** Below the high threshold (85 % by default). */
+  normal: 0;
+  /** At or above the high threshold: new agents wait. */
+  high: 1;
+  /** At or above the critical threshold (95 % by default): relief kills agents. */
+  critical: 2;
+}> = Object.freeze({ normal: 0, high: 1, critical: 2 });
 
 /** Without a MemoryMonitor, the level is derived from host memory with the seed's thresholds. */
 const SEED_THRESHOLDS = { high: 0.85, critical: 0.95 } as const;
