@@ -138,12 +138,11 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
   }
 
   #loop = (): void => {
-    this.#timer = undefined;
-    void this.tick().finally(() => {
-      if (!this.#running || this.#timer) return;
-      this.#timer = setTimeout(this.#loop, this.#options.interval);
-      this.#timer.unref();
-    });
+    // tick() does its reading synchronously (cgroupfs reads are), so rounds never overlap.
+    void this.tick();
+    if (!this.#running) return;
+    this.#timer = setTimeout(this.#loop, this.#options.interval);
+    this.#timer.unref();
   };
 
   #sampleAgents(memory: HostMemory): void {
