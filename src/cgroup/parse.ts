@@ -203,14 +203,16 @@ export function parseSwaps(text: string): SwapArea[] {
   return areas;
 }
 
-/** A `/proc/sys` value: one or more integers (`ip_local_port_range` has two). */
+/**
+ * A `/proc/sys` value: one or more integers (`ip_local_port_range` has two). Values beyond 2^53
+ * (systemd sets fs.file-max to LONG_MAX) lose precision, not magnitude: fine for comparisons.
+ */
 export function parseSysctl(text: string): number[] {
   const fields = text.trim().split(/\s+/);
-  const values = fields.map(Number);
-  if (fields[0] === '' || values.some((n) => !Number.isSafeInteger(n))) {
+  if (fields.some((field) => !/^-?\d+$/.test(field))) {
     throw new AgentHostError(ErrorCode.CGROUP_PARSE, `expected integers, got ${JSON.stringify(text.trim())}`);
   }
-  return values;
+  return fields.map(Number);
 }
 
 /** A sysfs choice file (`always [madvise] never`): the bracketed, selected word. */
