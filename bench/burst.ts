@@ -1,0 +1,112 @@
+/**
+ * (2) Burst: 300 `sleep` agents asked for at once; the time until every one of them is running
+ * (its spawn() resolved: cgroup made, limits set, process joined). Side by side, per run: the
+ * same burst of bare child_process.spawn (until every 'spawn' event) and of Cgroup directly.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Cgroup, DEFAULT_AGENT_LIMITS, type Agent } from '../src/index.js';
+import type { BenchEnv } from './lib/env.js';
+import type { SectionResult } from './lib/report.js';
+import { median, mmm, ms, summarize } from './lib/stats.js';
+
+interface BurstRun {
+  bare: number;
+  cgroup: number;
+  host: number;
+  hostFirst: number;
+  /** Agents that had already exited when the last one started (0: all were running at once). */
+  exitedEarly: number;
+  /** From the burst's start until every agent had exited and its cgroup was removed. */
+  hostDone: number;
+}
+
+async function bareBurst(count: number, seconds: number): Promise<number> {
+  const children: ChildProcess[] = [];
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: count }, () => {
+      const child = spawn('sleep', [String(seconds)], { stdio: 'ignore', detached: true });
+      children.push(child);
+      return new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+    }),
+  );
+  const elapsed = performance.now() - start;
+  await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGKILL'))))));
+  return elapsed;
+}
+
+async function cgroupBurst(parent: Cgroup, count: number, seconds: number, run: number): Promise<number> {
+  const start = performance.now();
+  const cgroups: Cgroup[] = [];
+  await Promise.all(
+    Array.from({ length: count }, (_, i) => {
+      const cgroup = Cgroup.create(parent, `b${run}-${i}`, { limits: DEFAULT_AGENT_LIMITS });
+      cgroups.push(cgroup);
+      return cgroup.joined(cgroup.spawn('sleep', [String(seconds)]));
+    }),
+  );
+  const elapsed = performance.now() - start;
+  await Promise.all(cgroups.map((cgroup) => cgroup.delete()));
+  return elapsed;
+}
+
+export async function burst(env: BenchEnv): Promise<SectionResult> {
+  const { burst: count, burstRuns, burstSleep } = env.scale;
+  const parent = env.cgroup('burst-cgroup');
+  const host = await env.host('burst-host');
+  const runs: BurstRun[] = [];
+  for (let run = 0; run < burstRuns; run++) {
+    const bare = await bareBurst(count, burstSleep);
+    const cgroup = await cgroupBurst(parent, count, burstSleep, run);
+
+    const start = performance.now();
+    let first = Infinity;
+    const agents: Agent[] = await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const agent = await host.spawn(`r${run}-${i}`, { command: 'sleep', args: [String(burstSleep)] });
+        first = Math.min(first, performance.now() - start);
+        return agent;
+      }),
+    );
+    const allRunning = performance.now();
+    const exitedEarly = agents.filter((a) => a.state === 'exited').length;
+    const results = await Promise.all(agents.map((a) => a.result));
+    const bad = results.filter((r) => r.reason !== 'exit' || r.exitCode !== 0);
+    if (bad.length > 0) throw new Error(`${bad.length} burst agents did not exit cleanly: ${JSON.stringify(bad[0])}`);
+    runs.push({ bare, cgroup, host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start });
+  }
+  const s = (pick: (r: BurstRun) => number) => summarize(runs.map(pick));
+  const hostMedian = median(runs.map((r) => r.host));
+  const early = Math.max(...runs.map((r) => r.exitedEarly));
+  return {
+    id: 'burst',
+    title: `(2) Burst: ${count} \`sleep ${burstSleep}\` agents admitted and running`,
+    headlines: [
+      {
+        metric: `burst of ${count} agents until all running (AgentHost)`,
+        result: `${ms(hostMedian)} (${env.machine.cores} cores)`,
+        target: '≤ 1.5 s on 2 cores',
+        verdict: hostMedian <= 1500 && early === 0 ? 'met' : 'missed',
+      },
+    ],
+    tables: [
+      {
+        columns: ['variant', `until all ${count} running: min / median / max`, 'per agent (median)'],
+        rows: [
+          ['child_process.spawn (bare)', mmm(s((r) => r.bare)), ms(median(runs.map((r) => r.bare)) / count)],
+          ['Cgroup (create + limits + spawn + joined)', mmm(s((r) => r.cgroup)), ms(median(runs.map((r) => r.cgroup)) / count)],
+          ['AgentHost.spawn', mmm(s((r) => r.host)), ms(hostMedian / count)],
+          ['AgentHost: first agent running', mmm(s((r) => r.hostFirst)), '–'],
+          [`AgentHost: from the start until all ${count} exited, reaped and removed (sleep ${burstSleep} s)`, mmm(s((r) => r.hostDone)), '–'],
+        ],
+      },
+    ],
+    notes: [
+      `${burstRuns} run(s), the three variants side by side in each; every AgentHost agent ran to its natural exit (exit 0); ${early} had already exited when the last one started.`,
+    ],
+    data: runs,
+  };
+}

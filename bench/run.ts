@@ -1,0 +1,89 @@
+/**
+ * `npm run bench`: measures the library on this machine and prints the tables; with
+ * `--out docs/benchmarks.md` it also writes them into that file (only this environment's section).
+ * Benchmarks report; they never fail a build: the exit status is non-zero only if the bench itself broke.
+ *
+ *   npx tsx bench/run.ts [--out FILE] [--quick] [--only lifecycle,burst,...] [--json FILE]
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { breakdown } from './breakdown.js';
+import { burst } from './burst.js';
+import { lifecycle } from './lifecycle.js';
+import { monitorTick } from './monitor-tick.js';
+import { oomLatency } from './oom.js';
+import { relief } from './relief.js';
+import { rss } from './rss.js';
+import { BenchEnv, NATIVE_SCALE, QUICK_SCALE, VM_SCALE } from './lib/env.js';
+import { describeMachine, environmentKey, environmentTitle, machineLine } from './lib/machine.js';
+import { markdownSection, markdownTable, printSection, summaryTable, textTable, writeMarkedSection, type SectionResult } from './lib/report.js';
+
+const SECTIONS: Record<string, (env: BenchEnv) => Promise<SectionResult>> = {
+  lifecycle,
+  breakdown,
+  burst,
+  monitor: monitorTick,
+  oom: oomLatency,
+  relief,
+  rss,
+};
+
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    json: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+});
+
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+const machine = describeMachine();
+const scale = values.quick ? QUICK_SCALE : machine.vm ? VM_SCALE : NATIVE_SCALE;
+const wanted = values.only?.split(',').map((s) => s.trim()) ?? Object.keys(SECTIONS);
+for (const name of wanted) if (!(name in SECTIONS)) throw new Error(`unknown section ${name}; known: ${Object.keys(SECTIONS).join(', ')}`);
+
+log(`nova-agent-host bench — ${environmentTitle(machine)}`);
+log(machineLine(machine));
+if (machine.cgroupVersion === undefined) {
+  log('no usable cgroup memory controller here: nothing to measure');
+  process.exit(0);
+}
+
+const env = await BenchEnv.open(machine, scale);
+const results: SectionResult[] = [];
+const started = Date.now();
+try {
+  for (const name of wanted) {
+    const sectionStart = Date.now();
+    log(`\n… ${name}`);
+    try {
+      const result = await SECTIONS[name]!(env);
+      result.notes.push(`section took ${((Date.now() - sectionStart) / 1000).toFixed(1)} s`);
+      results.push(result);
+      printSection(result, log);
+    } catch (error) {
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      log(`section ${name} failed: ${message}`);
+      results.push({ id: name, title: name, headlines: [{ metric: name, result: `failed: ${String(error)}`, target: '–', verdict: 'skipped' }], tables: [], notes: [] });
+    }
+  }
+} finally {
+  await env.close();
+}
+
+const summary = summaryTable(results);
+log(`\n== Summary (${environmentTitle(machine)}) ==\n${textTable(summary)}`);
+log(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+if (values.out) {
+  const body = [
+    `### ${environmentTitle(machine)}`,
+    machineLine(machine) + `; the bench took ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+    markdownTable(summary),
+    ...results.filter((r) => r.tables.length > 0 || r.notes.length > 0).map((r) => markdownSection(r)),
+  ].join('\n\n');
+  writeMarkedSection(values.out, environmentKey(machine), body, '# Benchmarks\n');
+  log(`wrote ${values.out} (section ${environmentKey(machine)})`);
+}
+if (values.json) writeFileSync(values.json, JSON.stringify({ machine, scale, results }, null, 2));
