@@ -18,7 +18,7 @@ import { skipIf } from '../helpers/kernel.js';
 const IN_VM = hostname() === 'cgroup2-vm' && hostHierarchy().mode === 'unified' && process.getuid?.() === 0;
 
 let dir: string;
-let options: SetupOptions & { fstab: string };
+let options: SetupOptions & { fstab: string; scratchDir: string; rootName: string };
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'nova-setup-'));
@@ -36,7 +36,7 @@ beforeAll(() => {
 afterAll(async () => {
   if (IN_VM) {
     await execa('umount', [options.scratchDir], { reject: false });
-    const root = Cgroup.self().child(options.rootName!);
+    const root = Cgroup.self().child(options.rootName);
     if (root.exists()) await root.delete();
   }
   rmSync(dir, { recursive: true, force: true });
@@ -48,14 +48,14 @@ describe('on the real kernel', () => {
     console.log(formatPreflight(report));
     expect(typeof report.ok).toBe('boolean');
     expect(report.ok).toBe(report.checks.every((c) => c.status !== 'fail'));
-    expect(report.cgroupRoot).toBe(Cgroup.self().child(options.rootName!).path);
+    expect(report.cgroupRoot).toBe(Cgroup.self().child(options.rootName).path);
     for (const c of report.checks) {
       expect(['ok', 'warn', 'fail']).toContain(c.status);
       expect(c.found).not.toBe('');
       if (c.status !== 'ok') expect(c.fix).toBeTruthy();
     }
     // Read-only: the root cgroup and the layout are still not there.
-    expect(Cgroup.self().child(options.rootName!).exists()).toBe(false);
+    expect(Cgroup.self().child(options.rootName).exists()).toBe(false);
     expect(report.checks.find((c) => c.id === 'workspaces')?.status).toBe('warn');
   });
 
@@ -69,7 +69,7 @@ describe('on the real kernel', () => {
     expect(result.ok).toBe(true);
     expect(result.actions.map((a) => a.id)).toEqual(expect.arrayContaining(['swap', 'cgroup-root', 'scratch', 'workspaces']));
     expect(result.actions.find((a) => a.id === 'workspaces')?.changed).toBe(true);
-    expect(Cgroup.self().child(options.rootName!).exists()).toBe(false);
+    expect(Cgroup.self().child(options.rootName).exists()).toBe(false);
   });
 });
 
