@@ -20,7 +20,15 @@ export function toHostMemory(meminfo: Record<string, number>, pressure?: Psi): H
     meminfo.MemAvailable ?? (meminfo.MemFree ?? 0) + (meminfo.Buffers ?? 0) + (meminfo.Cached ?? 0),
   );
   const used = total - available;
-  return { total, available, used, usedRatio: used / total, ...(pressure && { pressure }) };
+  return {
+    total,
+    available,
+    used,
+    usedRatio: used / total,
+    swapTotal: meminfo.SwapTotal ?? 0,
+    swapFree: meminfo.SwapFree ?? 0,
+    ...(pressure && { pressure }),
+  };
 }
 
 export class HostMemoryReader {

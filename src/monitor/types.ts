@@ -17,6 +17,9 @@ export interface HostMemory {
   used: number;
   /** used / total, 0…1: the figure the thresholds apply to. */
   usedRatio: number;
+  /** SwapTotal and SwapFree, bytes (the seed wants no swap); read from meminfo, optional for `readMemory`. */
+  swapTotal?: number;
+  swapFree?: number;
   /** Host-wide memory PSI; absent where the kernel has none (psi=0, before 4.20). */
   pressure?: Psi;
 }

@@ -17,6 +17,8 @@ describe('HostMemoryReader', () => {
       available: 250 * 1024,
       used: 750 * 1024,
       usedRatio: 0.75,
+      swapTotal: 0,
+      swapFree: 0,
       pressure: { some: { avg10: 4, avg60: 0, avg300: 0, total: 10 }, full: { avg10: 3, avg60: 0, avg300: 0, total: 5 } },
     });
     proc.write('meminfo', meminfo(1000, 100));
@@ -46,11 +48,13 @@ describe('HostMemoryReader', () => {
 
 describe('toHostMemory', () => {
   it('estimates available memory on kernels before MemAvailable (3.14)', () => {
-    expect(toHostMemory({ MemTotal: 1000, MemFree: 100, Buffers: 50, Cached: 250 })).toEqual({
+    expect(toHostMemory({ MemTotal: 1000, MemFree: 100, Buffers: 50, Cached: 250, SwapTotal: 20, SwapFree: 5 })).toEqual({
       total: 1000,
       available: 400,
       used: 600,
       usedRatio: 0.6,
+      swapTotal: 20,
+      swapFree: 5,
     });
   });
 });
