@@ -28,6 +28,7 @@ import { isAlive, WorkspacePool, type WorkspacePoolOptions } from './workspaces.
 import { TimeoutPolicy, type TimeoutOptions, type TimeoutTimer } from '../timeout/index.js';
 import { signalQuietly } from '../cgroup/v2.js';
 import { AGENT_CGROUP_ENV } from '../agent/locate.js';
+import { MemoryMonitor, type MemoryMonitorOptions, type ReliefReport, type RelieveOptions } from '../monitor/index.js';
 
 /** The environment variables every agent gets, so its harness can find its own cgroup (`nova-agent-host/agent` reads them). */
 export const AGENT_ID_ENV = 'NOVA_AGENT_ID';
@@ -57,6 +58,11 @@ export interface AgentHostOptions {
    * process at 30 min, the cgroup killed 10 s later. `false`: none.
    */
   timeouts?: TimeoutPolicy | TimeoutOptions | false;
+  /**
+   * The memory monitor: host levels (85 % stops admission, 95 % is critical), per-agent throttling and
+   * livelock detection, opt-in `autoKill`. Default: on, with its defaults. `false`: off (no admission control).
+   */
+  monitor?: MemoryMonitorOptions | false;
   /** pino-compatible; silent by default. */
   logger?: Logger;
 }
@@ -122,6 +128,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   readonly #killRequested = new Set<string>();
   readonly #pool: WorkspacePool | undefined;
   #placement: Placement | undefined;
+  #monitor: MemoryMonitor | undefined;
   #state: StateStore | undefined;
   #poll: NodeJS.Timeout | undefined;
   #phase: 'new' | 'started' | 'disposing' | 'disposed' = 'new';
@@ -144,6 +151,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     }
     this.#queue = new PQueue({ concurrency });
     this.#pool = options.workspaces ? new WorkspacePool(options.workspaces) : undefined;
+    if (options.monitor !== false) this.#monitor = this.#createMonitor(options.monitor ?? {});
   }
 
   /** The agents' root cgroup (after {@link start}). */
@@ -158,6 +166,11 @@ export class AgentHost extends Emitter<AgentHostEvents> {
 
   get workspaces(): WorkspacePool | undefined {
     return this.#pool;
+  }
+
+  /** The memory monitor (unless `monitor: false`): `level`, `hostMemory()`, `agentSamples(id)`. */
+  get monitor(): MemoryMonitor | undefined {
+    return this.#monitor;
   }
 
   /** Whether admission is paused (memory high); the reason when it is. */
@@ -183,6 +196,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#pool?.prepare();
     this.#phase = 'started';
     await this.#reattach();
+    // Before the first spawn: a host already at 85 % must not admit anything.
+    this.#monitor?.start();
     if (placement.root.version === 1 || this.#pollInterval > 0) {
       // One shared timer for every agent: v1 sends no file events, and on v2 it is a safety net.
       this.#poll = setInterval(() => this.#checkAll(), this.#pollInterval);
@@ -236,6 +251,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
 
     return new Promise<Agent>((resolve, reject) => {
       let settled = false;
+      /** Whether it really waited (a 'queued' event went out): only then does 'dequeued' follow. */
+      let waited = false;
       let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => cancel(abortError(id));
       const cleanup = (): void => {
@@ -248,7 +265,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         cleanup();
         this.#queued.delete(id);
         this.#finishUnstarted(agent, 'killed', error);
-        this.#emitQueue('dequeued', id);
+        if (waited) this.#emitQueue('dequeued', id);
         reject(error);
       };
       this.#queued.set(id, { agent, cancel });
@@ -262,7 +279,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         settled = true;
         cleanup();
         this.#queued.delete(id);
-        this.#emitQueue('dequeued', id);
+        if (waited) this.#emitQueue('dequeued', id);
         let started: Running;
         try {
           started = await this.#start(agent, options, limits);
@@ -282,7 +299,10 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         await this.#lifetime(started);
       };
       void this.#queue.add(task, { priority }).catch((error: unknown) => this.emit('error', error as Error, agent));
-      if (this.#queue.size > 0 || this.#queue.isPaused) this.#emitQueue('queued', id);
+      if (!settled) {
+        waited = true;
+        this.#emitQueue('queued', id);
+      }
     });
   }
 
@@ -343,6 +363,16 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     });
   }
 
+  /**
+   * The seed's emergency-memory-relief.sh: kills agents by the victim policy (lowest priority, then
+   * largest working set; protected never, preferred first) until host memory is below `targetPercent`
+   * (default 75), re-reading memory before every kill and cooling down after each. `dryRun` only reports.
+   */
+  relieve(options?: RelieveOptions): Promise<ReliefReport> {
+    if (!this.#monitor) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'relieve() needs the memory monitor (monitor: false was given)');
+    return this.#monitor.relieve(options);
+  }
+
   /** Stops starting agents (memory admission): the queue holds them until {@link resumeAdmission}. */
   pauseAdmission(why: string): void {
     if (this.#pausedWhy !== undefined) return;
@@ -375,6 +405,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     await Promise.all([...this.#running.keys()].map((id) => this.kill(id, { force: true }).catch(() => undefined)));
     if (this.#poll) clearInterval(this.#poll);
     this.#poll = undefined;
+    this.#monitor?.stop();
+    this.#monitor?.removeAllListeners();
     if (wasStarted && this.#placement) {
       const { root } = this.#placement;
       if (this.#options.cgroupRoot === undefined && root.children().length === 0) {
@@ -444,6 +476,36 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       }
     },
   };
+
+  #createMonitor(options: MemoryMonitorOptions): MemoryMonitor {
+    const monitor = new MemoryMonitor(
+      {
+        // Agents already being killed are neither sampled nor offered as victims again.
+        agents: () =>
+          [...this.#running.values()]
+            .filter((r) => r.killReason === undefined)
+            .map(({ agent, cgroup }) => ({ id: agent.id, cgroup, priority: agent.priority, protected: agent.protected, preferred: agent.preferred })),
+        kill: async (id, info) => {
+          await this.kill(id, { force: true, reason: 'relief', details: { ...info } });
+        },
+      },
+      options,
+    );
+    monitor.on('pressure', (event) => {
+      if (event.scope === 'host') {
+        const percent = (event.memory.usedRatio * 100).toFixed(1);
+        if (event.level === 'normal') this.resumeAdmission(`memory ${percent}% is back below the high threshold`);
+        else this.pauseAdmission(`memory ${percent}% is at level ${event.level}`);
+      } else {
+        const running = this.#running.get(event.id);
+        running?.agent.emit('pressure', { ...event });
+      }
+      this.emit('pressure', { ...event });
+    });
+    monitor.on('relief', (report) => this.emit('relief', report));
+    monitor.on('error', (error) => this.emit('error', error));
+    return monitor;
+  }
 
   /** Starts an agent's timeouts; they count from now, the start of its run. */
   #arm(running: Running, policy: TimeoutPolicy): void {
