@@ -117,6 +117,15 @@ describe('host memory and samples', () => {
     expect(monitor.agentSamples('idle').at(-1)!.current).toBeLessThan(16 * M);
     for (let i = 0; i < 6; i++) await monitor.tick();
     expect(monitor.agentSamples('big')).toHaveLength(5);
+    // A cgroup removed under the monitor's open files (ENODEV on read) is skipped, not an error.
+    const errors: Error[] = [];
+    monitor.on('error', (error) => errors.push(error));
+    const idle = host.live.get('idle')!.agent.cgroup;
+    const before = monitor.agentSamples('idle').at(-1)!;
+    await idle.delete();
+    await monitor.tick();
+    expect(errors).toEqual([]);
+    expect(monitor.agentSamples('idle').at(-1)).toBe(before);
   });
 });
 

@@ -151,6 +151,24 @@ describe.each([2, 1] as const)('agent samples (cgroup v%i)', (version) => {
   });
 });
 
+describe('agents without a cgroup', () => {
+  it('skips an agent whose cgroup does not exist (yet, or any more) without an error', async () => {
+    const cgroups = fakeCgroups(2);
+    agent(cgroups, 'a', 0, M);
+    host.add({ id: 'ghost', priority: 0, cgroup: cgroups.set('a', {}).child('never-made') });
+    const monitor = monitorOf();
+    const events = record(monitor);
+    await monitor.tick();
+    await monitor.tick();
+    expect(events.error).toEqual([]);
+    expect(monitor.agentSamples('a')).toHaveLength(2);
+    expect(monitor.agentSamples('ghost')).toEqual([]);
+    memory.usedRatio = 0.99;
+    const report = await monitor.relieve({ dryRun: true });
+    expect(report.kills.map((k) => k.id)).toEqual(['a']);
+  });
+});
+
 describe('throttling and livelock (v2)', () => {
   it('emits throttled once when memory.events high starts rising, again only after a quiet spell', async () => {
     vi.useFakeTimers({ now: 0 });
