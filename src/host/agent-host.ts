@@ -691,6 +691,11 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       if (record?.workspace) this.#releaseQuietly(record.workspace);
       state.remove(id);
     }
+    // A crash between leasing a slot and writing the record (or between removing a record and
+    // releasing the slot) leaves a lease nobody accounts for: release those of dead owners.
+    for (const [workspace, lease] of this.#pool?.leases() ?? []) {
+      if (lease.pid !== process.pid && !isAlive(lease.pid)) this.#releaseQuietly(workspace);
+    }
   }
 
   #releaseQuietly(workspace: string): void {
