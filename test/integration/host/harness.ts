@@ -150,9 +150,9 @@ export function kernelOomKills(cgroup: Cgroup): number {
   return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? NaN);
 }
 
-/** A shell loop that runs until `flag` exists (a stop switch the test controls). */
+/** A shell loop that runs until `flag` exists (a stop switch the test controls); it polls slowly, the VM emulates every fork. */
 export function untilFile(flag: string, before = ''): string[] {
-  return ['-c', `${before}while [ ! -e '${flag}' ]; do sleep 0.05; done`];
+  return ['-c', `${before}while [ ! -e '${flag}' ]; do sleep 0.2; done`];
 }
 
 /** The fixture orchestrator script (run with `node --import tsx`). */

@@ -3,10 +3,10 @@
  * forced kills, KillMode=control-group, run-in-cgroup, id validation and failed spawns.
  */
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AgentHost, Cgroup, ErrorCode, isAgentHostError, type Agent, type OomEvent } from '../../../src/index.js';
-import { procCgroupPath } from '../../helpers/cgroups.js';
+import { skipIf } from '../../helpers/kernel.js';
 import { processTree } from '../../helpers/procs.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
@@ -23,6 +23,7 @@ import {
   listsCgroup,
   parseProcCgroup,
   readPids,
+  SMALL,
   startHost,
   testRoot,
   tempDir,
@@ -57,7 +58,7 @@ describe('spawn', () => {
       `sleep 30 & echo $! >> '${pids}'; ` +
       `(sleep 30 & echo $! >> '${pids}'); ` +
       `setsid sh -c 'echo $$ >> "${pids}"; exec sleep 30' & ` +
-      `while [ ! -e '${stop}' ]; do sleep 0.05; done`;
+      `while [ ! -e '${stop}' ]; do sleep 0.2; done`;
     const agent = await host.spawn('joiner', { command: 'sh', args: ['-c', script] });
     const cgroup = agent.cgroup!;
     expect(agent.state).toBe('running');
@@ -173,7 +174,7 @@ describe('kill', () => {
     // The main shell traps TERM and keeps going; its children die of it.
     const agent = await host.spawn('stubborn', {
       command: 'sh',
-      args: ['-c', `trap 'echo term >> "${termed}"' TERM; sleep 30 & echo $! > '${pids}'; while :; do sleep 0.05; done`],
+      args: ['-c', `trap 'echo term >> "${termed}"' TERM; sleep 30 & echo $! > '${pids}'; while :; do sleep 1 & wait $!; done`],
     });
     await waitFor(() => readPids(pids).length === 1);
     const [child] = readPids(pids);
@@ -220,7 +221,7 @@ describe('kill', () => {
 
   it('a forced kill cuts a graceful kill short', async () => {
     const { host } = await startHost({ killGrace: '30s' });
-    const agent = await host.spawn('cut', { command: 'sh', args: ['-c', "trap '' TERM; while :; do sleep 0.05; done"] });
+    const agent = await host.spawn('cut', { command: 'sh', args: ['-c', "trap '' TERM; exec sleep 60"] });
     const graceful = host.kill('cut');
     await waitFor(() => agent.state === 'stopping');
     const started = Date.now();
@@ -350,7 +351,24 @@ describe('failed spawns', () => {
   });
 });
 
-describe('errors of the host itself', () => {
+describe('the host itself', () => {
+  it('takes cgroupRoot as a path too, creating it when missing (kept on dispose: it is the caller’s)', async (ctx) => {
+    const self = Cgroup.self();
+    const below = new Set(keysOf(self).map((key) => relative(self.hierarchy.mounts[key]!, self.location[key]!)));
+    skipIf(ctx, below.size > 1 && `this process sits at different paths in its v1 hierarchies (${[...below].join(', ')}): one path cannot name a cgroup below it in all of them`);
+    const parent = testRoot();
+    const path = join(parent.path, 'agents');
+    const host = new AgentHost({ cgroupRoot: path, stateDir: join(tempDir(), 'state'), limits: SMALL });
+    defer(() => host.dispose());
+    await host.start();
+    expect(host.root.location).toEqual(parent.child('agents').location);
+    const agent = await host.spawn('by-path', { command: 'sleep', args: ['30'] });
+    expect(inCgroup(agent.pid!, parent.child('agents').child('by-path'))).toBe(true);
+    await host.dispose();
+    expect(parent.child('agents').exists()).toBe(true);
+    expect(childNames(parent.child('agents'))).toEqual([]);
+  });
+
   it('spawn before start and after dispose are typed errors; two hosts cannot share a root', async () => {
     const root = testRoot();
     const stateDir = join(tempDir(), 'state');

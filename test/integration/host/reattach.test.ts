@@ -102,5 +102,5 @@ describe('reattach', () => {
     expect(host.agents()).toEqual([]);
     await host.dispose();
     expect(readdirSync(stateDir)).toEqual([]);
-  });
+  }, 180_000);
 });
