@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cgroup } from '../cgroup/cgroup.js';
-import { exists } from '../cgroup/files.js';
+import { exists, makeDir } from '../cgroup/files.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import type { Size } from '../util/size.js';
 
@@ -63,7 +63,10 @@ function place(options: PlacementOptions): Placement {
   }
 
   assertDelegated(base);
-  const supervisor = Cgroup.create(base, SUPERVISOR, { existOk: true });
+  // Not Cgroup.create(): it enables controllers in `base` first, which the kernel refuses (EBUSY)
+  // while `base` still holds our processes ("no internal processes"). Leaf first, move, then enable.
+  const supervisor = base.child(SUPERVISOR);
+  if (!supervisor.exists()) makeDir(supervisor.path);
   for (const pid of base.procs()) {
     try {
       supervisor.addProcess(pid);
@@ -84,10 +87,15 @@ function isTrueRoot(cgroup: Cgroup): boolean {
 
 function locate(path: string): Cgroup {
   const self = Cgroup.self();
+  const mounts = Object.entries(self.hierarchy.mounts);
+  // An absolute path below one hierarchy's mount names the same cgroup in every hierarchy (v1):
+  // keep the part below the mount, never the whole path joined onto another mount.
+  const mount = mounts.find(([, dir]) => path === dir || path.startsWith(`${dir}/`))?.[1];
+  const below = mount === undefined ? path : path.slice(mount.length);
   const location: Record<string, string> = {};
-  for (const [key, mount] of Object.entries(self.hierarchy.mounts)) {
+  for (const [key, dir] of mounts) {
     if (self.location[key as keyof typeof self.location] === undefined) continue;
-    location[key] = path.startsWith(`${mount}/`) ? path : join(mount, path);
+    location[key] = join(dir, below);
   }
   return new Cgroup(location, { hierarchy: self.hierarchy });
 }
