@@ -104,8 +104,8 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
   }
 
   /**
-   * One sampling round; the timer calls it, tests may too. Never rejects: failures are
-   * emitted as `error`.
+   * One sampling round; the timer calls it, tests may too. Failures to read are emitted as
+   * `error`, not thrown (it rejects only when an event listener throws).
    */
   async tick(): Promise<void> {
     let memory: HostMemory;
@@ -138,8 +138,9 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
   }
 
   #loop = (): void => {
-    // tick() does its reading synchronously (cgroupfs reads are), so rounds never overlap.
-    void this.tick();
+    // tick() does its reading synchronously (cgroupfs reads are), so rounds never overlap. It
+    // rejects only when a listener throws: report that rather than crash on an unhandled rejection.
+    this.tick().catch((error: unknown) => this.emit('error', error as Error));
     if (!this.#running) return;
     this.#timer = setTimeout(this.#loop, this.#options.interval);
     this.#timer.unref();
