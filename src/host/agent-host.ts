@@ -28,6 +28,10 @@ import { isAlive, WorkspacePool, type WorkspacePoolOptions } from './workspaces.
 import { TimeoutPolicy, type TimeoutOptions, type TimeoutTimer } from '../timeout/index.js';
 import { signalQuietly } from '../cgroup/v2.js';
 import { AGENT_CGROUP_ENV } from '../agent/locate.js';
+import { assertIsolation, preflight, type PreflightOptions, type PreflightReport } from '../setup/index.js';
+
+/** What `start()` does with failing preflight checks. */
+export type PreflightMode = 'refuse' | 'warn' | 'off';
 import { MemoryMonitor, type MemoryMonitorOptions, type ReliefReport, type RelieveOptions } from '../monitor/index.js';
 
 /** The environment variables every agent gets, so its harness can find its own cgroup (`nova-agent-host/agent` reads them). */
@@ -63,6 +67,12 @@ export interface AgentHostOptions {
    * livelock detection, opt-in `autoKill`. Default: on, with its defaults. `false`: off (no admission control).
    */
   monitor?: MemoryMonitorOptions | false;
+  /**
+   * Host preflight on `start()` (swap, cgroup mode, controllers, kernel parameters): `refuse` (default)
+   * throws `ERR_PREFLIGHT_FAILED` when a failing check would make isolation a lie — e.g. swap on while
+   * `swapMax: 0` cannot be enforced — `warn` logs and emits it as `preflight`, `off` skips it.
+   */
+  preflight?: PreflightMode | (PreflightOptions & { mode?: Exclude<PreflightMode, 'off'> });
   /** pino-compatible; silent by default. */
   logger?: Logger;
 }
@@ -184,6 +194,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
    */
   async start(): Promise<this> {
     if (this.#phase !== 'new') throw new AgentHostError(ErrorCode.HOST_DISPOSED, 'start() may be called once');
+    this.#preflight();
     const placement = placeAgents({
       cgroupRoot: this.#options.cgroupRoot,
       rootName: this.#options.rootName,
@@ -467,15 +478,39 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   }
 
   readonly #control = {
-    kill: (agent: Agent, options?: { force?: boolean }) => this.kill(agent.id, options),
+    // Through the object itself, never by id alone: a stale Agent (ended, its id reused by a new
+    // agent) must not kill or extend the new one. Killing an ended agent resolves with its result.
+    kill: (agent: Agent, options?: { force?: boolean }) => (this.#agents.get(agent.id) === agent ? this.kill(agent.id, options) : agent.result),
     extendTimeout: (agent: Agent, ms: number) => {
-      const timer = this.#running.get(agent.id)?.timer;
+      const running = this.#running.get(agent.id);
+      const timer = running?.agent === agent ? running.timer : undefined;
       if (timer) timer.extend(ms);
       else if (this.#agents.get(agent.id) === agent && agent.state === 'queued') {
         this.#pendingExtensions.set(agent.id, (this.#pendingExtensions.get(agent.id) ?? 0) + parseDuration(ms, 'extension'));
       }
     },
   };
+
+  /** The seed's setup, checked before anything is created: refusing here leaves nothing behind. */
+  #preflight(): PreflightReport | undefined {
+    const given = this.#options.preflight ?? 'refuse';
+    const { mode = 'refuse', ...options } = typeof given === 'string' ? { mode: given } : given;
+    if (mode === 'off') return undefined;
+    const root = this.#options.cgroupRoot;
+    const report = preflight({
+      layout: false,
+      ...options,
+      ...(root !== undefined && { cgroupRoot: root }),
+      ...(this.#options.rootName !== undefined && { rootName: this.#options.rootName }),
+    });
+    const failing = report.checks.filter((check) => check.status === 'fail');
+    if (failing.length > 0) {
+      if (mode === 'refuse') assertIsolation(report);
+      this.#log.warn({ failing: failing.map((c) => c.id) }, 'host preflight found failing checks');
+    }
+    this.emit('preflight', report);
+    return report;
+  }
 
   #createMonitor(options: MemoryMonitorOptions): MemoryMonitor {
     const monitor = new MemoryMonitor(

@@ -1,5 +1,6 @@
 /** The typed event maps of AgentHost and Agent. */
 import type { MemoryEvents } from '../cgroup/stats.js';
+import type { PreflightReport } from '../setup/report.js';
 import type { Agent, AgentResult, KillReason } from './agent.js';
 
 export interface OomEvent {
@@ -60,6 +61,8 @@ export type AgentHostEvents = {
   pressure: (event: { scope: 'host' | 'agent'; [key: string]: unknown }) => void;
   /** A relief round (auto-kill or `relieve()`) finished. */
   relief: (report: unknown) => void;
+  /** The host preflight `start()` ran (unless `preflight: 'off'`). */
+  preflight: (report: PreflightReport) => void;
   /** An agent found alive by `start()` after an orchestrator restart. */
   adopt: (agent: Agent) => void;
   error: (error: Error, agent?: Agent) => void;

@@ -1,4 +1,4 @@
-export { AgentHost, AGENT_CGROUP_ENV, AGENT_ID_ENV, type AgentHostOptions, type SpawnAgentOptions } from './agent-host.js';
+export { AgentHost, AGENT_CGROUP_ENV, AGENT_ID_ENV, type AgentHostOptions, type PreflightMode, type SpawnAgentOptions } from './agent-host.js';
 export { Agent, type AgentResult, type AgentState, type ExitReason, type KillReason } from './agent.js';
 export type { AgentEvents, AgentHostEvents, KillEvent, OomEvent, QueueEvent, TimeoutEvent } from './events.js';
 export type { Logger } from './logger.js';
