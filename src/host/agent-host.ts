@@ -713,10 +713,13 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       );
       if (record?.workspace) this.#pool?.adopt(record.workspace, id);
       const running: Running = { agent, cgroup, watcher: cgroup.watch({ pollInterval: 0 }), workspace: record?.workspace, keepCgroup: false, oomReported: cgroup.memoryEvents()?.oomKill ?? 0 };
-      agent._running({ pid: record?.pid, cgroup, workspace: record?.workspace, startedAt: record?.startedAt ?? Date.now() });
+      // The recorded main pid only while it is still in the cgroup: once the main process has
+      // ended (a child keeps the agent alive), its number may belong to an unrelated process.
+      const pid = record?.pid !== undefined && cgroup.procs().includes(record.pid) ? record.pid : undefined;
+      agent._running({ pid, cgroup, workspace: record?.workspace, startedAt: record?.startedAt ?? Date.now() });
       this.#agents.set(id, agent);
       this.#track(running);
-      state.write(toRecord(agent, record?.pid, agent.startedAt!, record?.workspace));
+      state.write(toRecord(agent, pid, agent.startedAt!, record?.workspace));
       this.emit('adopt', agent);
       void this.#lifetime(running);
     }
