@@ -3,15 +3,14 @@
  * 1. A memory bomb beyond memory.max dies alone (reason 'oom', one `oom` event); five
  *    neighbours keep running and finish normally.
  * 4. A hog pinned at memory.high with no swap (v2) is throttled instead of OOM-killed — a
- *    livelock the MemoryMonitor detects and, with `livelock.action: 'kill'`, ends.
+ *    livelock the host's MemoryMonitor detects and, with `livelock.action: 'kill'`, ends.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Cgroup, type Agent, type OomEvent } from '../../src/index.js';
-import { MemoryMonitor, type AgentPressureEvent, type MonitorHost, type ReliefKill } from '../../src/monitor/index.js';
+import { Cgroup, type KillEvent, type OomEvent } from '../../src/index.js';
+import type { AgentPressureEvent } from '../../src/monitor/index.js';
 import { skipIf } from '../helpers/kernel.js';
-import { waitFor } from '../helpers/wait.js';
 import { alive, defer, kernelOomKills, processesIn, startHost, untilFile } from './helpers.js';
 
 const MiB = 1024 ** 2;
@@ -65,24 +64,15 @@ describe('1. memory bomb', () => {
 });
 
 describe('4. swapless livelock at memory.high', () => {
-  it('a hog pinned at memory.high is detected by the MemoryMonitor and killed per policy (reason relief); a neighbour lives', async (ctx) => {
+  it("a hog pinned at memory.high is detected by the host's monitor and killed per policy (reason relief); a neighbour lives", async (ctx) => {
     skipIf(ctx, Cgroup.self().version !== 2 && 'cgroup v1 has no memory.high (throttling) nor per-cgroup PSI: no livelock to detect');
-    const { host, dir } = await startHost({}, 'livelock');
-    // The host does not own a monitor yet: a MemoryMonitor over a small adapter, as the host will wire it.
-    const adapter: MonitorHost = {
-      agents: () => host.agents().filter((a) => a.state === 'running' && a.cgroup !== undefined) as Array<Agent & { cgroup: Cgroup }>,
-      kill: async (id, info) => {
-        await host.kill(id, { force: true, reason: 'relief', details: { ...info } });
-      },
-    };
-    const monitor = new MemoryMonitor(adapter, { interval: 250, livelock: { highPressure: 30, duration: '2s', action: 'kill' } });
-    defer(() => monitor.stop());
+    const { host, dir } = await startHost({ monitor: { interval: 250, livelock: { highPressure: 30, duration: '2s', action: 'kill' } } }, 'livelock');
     const pressure: AgentPressureEvent[] = [];
-    const kills: ReliefKill[] = [];
-    monitor.on('pressure', (event) => event.scope === 'agent' && pressure.push(event));
-    monitor.on('kill', (kill) => kills.push(kill));
+    host.on('pressure', (event) => event.scope === 'agent' && pressure.push(event as unknown as AgentPressureEvent));
+    const kills: KillEvent[] = [];
+    host.on('kill', (agent, event) => kills.push({ ...event, details: { ...event.details, id: agent.id } }));
     const errors: Error[] = [];
-    monitor.on('error', (error) => errors.push(error));
+    host.on('error', (error) => errors.push(error));
 
     const stop = join(dir, 'stop');
     const neighbour = await host.spawn('neighbour', { command: 'sh', args: untilFile(stop) });
@@ -91,12 +81,9 @@ describe('4. swapless livelock at memory.high', () => {
       args: ['--vm', '1', '--vm-bytes', '200M', '--vm-keep', '--oomable', '--timeout', '300s', '--quiet'],
       limits: { memoryHigh: '32M', memoryMax: '256M', swapMax: 0 },
     });
-    monitor.start();
     const result = await hog.result;
 
     expect(result.reason).toBe('relief');
-    // The monitor reports its kill once the host's kill has resolved, just after the result.
-    await waitFor(() => kills.length > 0, { message: 'the monitor reported its kill' });
     // Held at memory.high, never OOM-killed: that is what makes it a livelock.
     expect(result.oomKills).toBe(0);
     const ofHog = pressure.filter((e) => e.id === 'hog');
@@ -104,13 +91,14 @@ describe('4. swapless livelock at memory.high', () => {
     const livelock = ofHog.find((e) => e.kind === 'livelock')!;
     expect(livelock.sample.events.high).toBeGreaterThan(0);
     expect(livelock.sample.pressure?.full?.avg10).toBeGreaterThanOrEqual(30);
-    expect(kills).toEqual([expect.objectContaining({ id: 'hog', trigger: 'livelock', reason: 'relief' })]);
+    expect(kills).toEqual([
+      expect.objectContaining({ reason: 'relief', force: true, details: expect.objectContaining({ id: 'hog', trigger: 'livelock' }) }),
+    ]);
     expect(pressure.filter((e) => e.id === 'neighbour')).toEqual([]);
     expect(errors).toEqual([]);
 
     expect(neighbour.state).toBe('running');
     writeFileSync(stop, '');
     expect(await neighbour.result).toMatchObject({ reason: 'exit', exitCode: 0 });
-    monitor.stop();
   });
 });
