@@ -261,7 +261,13 @@ export class Cgroup {
           cgroup: this.path,
         });
       }
-      await this.driver.killAll(this.location, options);
+      try {
+        await this.driver.killAll(this.location, options);
+      } catch (error) {
+        // Removed meanwhile (a concurrent delete() emptied and removed it): nothing is left to kill.
+        if (error instanceof AgentHostError && error.code === ErrorCode.CGROUP_NOT_FOUND && !this.populated()) return;
+        throw error;
+      }
       if (!this.populated()) return;
       await sleep(delay);
     }
@@ -295,6 +301,9 @@ export class Cgroup {
           break;
         } catch (error) {
           if (!(error instanceof AgentHostError) || error.code !== ErrorCode.CGROUP_BUSY || attempt >= 8) throw error;
+          // A process that joined after the kill (a join-before-exec shim started just before it,
+          // e.g. by AgentHost.run()) keeps the cgroup busy for good: kill again.
+          if (this.populated()) await this.kill(options);
           await sleep(delay);
         }
       }
