@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AGENT_CGROUP_ENV } from '../../src/index.js';
@@ -110,5 +110,26 @@ describe('3. escape attempts', () => {
     expect(processesIn(cgroup)).toEqual([]);
     expect(cgroup.exists()).toBe(false);
     expect(host.agents()).toEqual([]);
+  });
+});
+
+describe('3b. a process started into an agent while it is being killed', () => {
+  it('run() racing a kill: the late joiner dies too (or never runs), the cgroup is removed, no error', async () => {
+    const { host } = await startHost({}, 'latejoin');
+    const errors: Error[] = [];
+    host.on('error', (error) => errors.push(error));
+    for (let i = 0; i < (IN_VM ? 5 : 20); i++) {
+      const holder = await host.spawn(`holder-${i}`, { command: 'sleep', args: ['300'] });
+      const cgroup = holder.cgroup!;
+      // Its join-before-exec shim is still on its way into the cgroup when the kill comes.
+      const late = host.run(`holder-${i}`, 'sleep', ['300']);
+      await holder.kill({ force: true });
+      const outcome = await late;
+      // Killed with the agent, or refused by the removed cgroup before its command ran (exit 125).
+      expect([outcome.signal ?? `exit ${outcome.exitCode}`]).toEqual([expect.stringMatching(/^(SIGKILL|exit 125)$/)]);
+      expect(processesIn(cgroup)).toEqual([]);
+      expect(cgroup.dirs.filter((d) => existsSync(d))).toEqual([]);
+    }
+    expect(errors).toEqual([]);
   });
 });
