@@ -158,9 +158,16 @@ export function untilFile(flag: string, before = ''): string[] {
 /** The fixture orchestrator script (run with `node --import tsx`). */
 export const ORCHESTRATOR = fileURLToPath(new URL('./fixtures/orchestrator.ts', import.meta.url));
 
-/** Starts the fixture orchestrator and resolves with its READY report. */
-export async function startOrchestrator(config: OrchestratorConfig, wrap: string[] = []): Promise<{ child: ChildProcess; report: OrchestratorReport; lines: string[] }> {
-  const [command, ...args] = [...wrap, process.execPath, '--import', 'tsx', ORCHESTRATOR, JSON.stringify(config)];
+/**
+ * Starts the fixture orchestrator and resolves with its READY report. `wrap` goes in front of the
+ * command (`unshare …`), or, as a function, turns the whole command into another (`su -c '…'`).
+ */
+export async function startOrchestrator(
+  config: OrchestratorConfig,
+  wrap: string[] | ((command: string[]) => string[]) = [],
+): Promise<{ child: ChildProcess; report: OrchestratorReport; lines: string[] }> {
+  const inner = [process.execPath, '--import', 'tsx', ORCHESTRATOR, JSON.stringify(config)];
+  const [command, ...args] = typeof wrap === 'function' ? wrap(inner) : [...wrap, ...inner];
   const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   defer(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -48,8 +48,9 @@ describe('maxConcurrent', () => {
 });
 
 describe('admission', () => {
+  // monitor: false: admission is paused by hand here, and only by hand.
   it('pauseAdmission holds spawns in the queue (no cgroup) until resumeAdmission', async () => {
-    const { host, root } = await startHost();
+    const { host, root } = await startHost({ monitor: false });
     const events: QueueEvent[] = [];
     host.on('queue', (event) => events.push(event));
     host.pauseAdmission('memory 90.0% >= 85%');
@@ -80,7 +81,7 @@ describe('admission', () => {
   });
 
   it('queueTimeout: ERR_ADMISSION_TIMEOUT, the agent dropped, nothing created, even when admission resumes later', async () => {
-    const { host, root } = await startHost();
+    const { host, root } = await startHost({ monitor: false });
     host.pauseAdmission('test');
     const started = Date.now();
     await expect(host.spawn('late', { command: 'sleep', args: ['30'], queueTimeout: '300ms' })).rejects.toMatchObject({

@@ -1,0 +1,103 @@
+/**
+ * The delegated-subtree path with systemd as PID 1 (run alone, in the VM's --systemd mode:
+ * `npm run test:vm:systemd`): a non-root user's transient service with Delegate=yes, started through
+ * that user's own manager, runs the host without `cgroupRoot`. The host must move itself into a
+ * `supervisor` leaf, create its agents' root beside it, and keep agents isolated there — all
+ * as the user, inside the subtree systemd delegated, nowhere else.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hasCommand, skipIf } from '../../helpers/kernel.js';
+import { cgroupsOf, isAlive } from '../../helpers/procs.js';
+import { SMALL, startOrchestrator } from './harness.js';
+
+const USER = 'testuser';
+
+function pid1(): string {
+  try {
+    return readFileSync('/proc/1/comm', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function uidOf(user: string): number | undefined {
+  try {
+    return Number(execFileSync('id', ['-u', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+  } catch {
+    return undefined;
+  }
+}
+
+const quote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
+
+describe('systemd Delegate=yes', () => {
+  it(`a host run by ${USER} in a delegated user service places agents below a supervisor leaf`, async (ctx) => {
+    skipIf(ctx, pid1() !== 'systemd' && `PID 1 is ${pid1()}, not systemd: run it with \`npm run test:vm:systemd\``);
+    const uid = uidOf(USER);
+    skipIf(ctx, uid === undefined && `no user ${USER}`);
+    skipIf(ctx, (!hasCommand('systemd-run') || !hasCommand('su')) && 'systemd-run or su is missing');
+
+    // su opens a login session, so logind starts the user's manager; the service gets the
+    // pipes of this process as its stdin/stdout (--pipe), so closing stdin tells it to finish.
+    const wrap = (command: string[]): string[] => [
+      'su',
+      '-l',
+      USER,
+      '-c',
+      ['systemd-run', '--user', '--wait', '--pipe', '--quiet', '-p', 'Delegate=yes', `--working-directory=${process.cwd()}`, ...command]
+        .map(quote)
+        .join(' '),
+    ];
+    const { child, report, lines } = await startOrchestrator(
+      {
+        limits: SMALL,
+        agents: [
+          { id: 'calm', command: 'sleep', args: ['60'] },
+          {
+            id: 'hog',
+            // stress-ng refuses to start in a directory it cannot write (the checkout is root's).
+            cwd: '/tmp',
+            command: 'stress-ng',
+            args: ['--vm', '1', '--vm-bytes', '200M', '--vm-keep', '--oomable', '--timeout', '60s', '--quiet'],
+            limits: { memoryMax: '64M', memoryHigh: 'max' },
+          },
+        ],
+        awaitResults: ['hog'],
+        untilStdinEnds: true,
+      },
+      wrap,
+    );
+
+    // The service's own cgroup, in the user's manager, delegated.
+    const base = dirname(report.supervisor!);
+    expect(base).toMatch(new RegExp(`^/sys/fs/cgroup/user\\.slice/user-${uid}\\.slice/user@${uid}\\.service/.+\\.service$`));
+    expect(report.root).toBe(`${base}/nova-agents`);
+    const inTree = (path: string): string => path.slice('/sys/fs/cgroup'.length);
+    expect(cgroupsOf(report.pid)?.unified).toBe(inTree(report.supervisor!));
+    expect(readFileSync(`${base}/cgroup.procs`, 'utf8')).toBe('');
+    expect(readFileSync(`${report.supervisor}/memory.min`, 'utf8').trim()).toBe(String(128 * 1024 ** 2));
+
+    const calm = report.agents.calm!;
+    expect(cgroupsOf(calm.pid!)?.unified).toBe(inTree(`${report.root}/calm`));
+    expect(readFileSync(`${report.root}/calm/memory.max`, 'utf8').trim()).toBe(String(64 * 1024 ** 2));
+    // Made by the user, inside what systemd delegated to them.
+    expect(statSync(report.root).uid).toBe(uid);
+    expect(statSync(`${report.root}/calm`).uid).toBe(uid);
+    expect(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${calm.pid}/status`, 'utf8'))?.[1]).toBe(String(uid));
+
+    // The hog died alone.
+    expect(report.results.hog).toMatchObject({ reason: 'oom' });
+    expect(isAlive(calm.pid!)).toBe(true);
+    expect(isAlive(report.pid)).toBe(true);
+
+    child.stdin!.end();
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    const done = JSON.parse(lines.find((l) => l.startsWith('DONE '))!.slice('DONE '.length)) as { rootExists: boolean; agentsLeft: string[] };
+    expect(done).toEqual({ rootExists: false, agentsLeft: [] });
+    expect(isAlive(calm.pid!)).toBe(false);
+  }, 300_000);
+});
