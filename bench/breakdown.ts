@@ -7,22 +7,20 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Cgroup, DEFAULT_AGENT_LIMITS, TimeoutPolicy, whenSpawned, type Subprocess } from '../src/index.js';
 import { StateStore } from '../src/host/state.js';
 import type { BenchEnv } from './lib/env.js';
 import { interleave, type Variant } from './lifecycle.js';
 import { run } from './lib/proc.js';
+import { legacyJoined, legacySpawn, POLLING_SHIM, procsFiles } from './lib/legacy.js';
 import { profile } from './lib/profile.js';
 import type { SectionResult, Table } from './lib/report.js';
 import { median, mmm, ms, ratio, summarize } from './lib/stats.js';
 
 const COMMAND = '/bin/true';
-/** The join shim as src/cgroup/join.ts had it before the exec-notify change (kept to compare). */
-const POLLING_SHIM = `while [ "$1" != -- ]; do echo $$ >"$1" || { echo "nova-agent-host: cannot join cgroup ($1)" >&2; exit 125; }; shift; done; shift; exec "$@"`;
 /** The same, closing fd 3 as it execs: the parent sees EOF on that pipe the moment the command starts. */
-const NOTIFY_SHIM = `while [ "$1" != -- ]; do echo $$ >"$1" || { echo "nova-agent-host: cannot join cgroup ($1)" >&2; exit 125; }; shift; done; shift; exec "$@" 3>&-`;
+const NOTIFY_SHIM = POLLING_SHIM.replace(/exec "\$@"$/, 'exec "$@" 3>&-');
 const EXECA_OPTIONS = {
   stdio: ['ignore', 'ignore', 'ignore'],
   detached: true,
@@ -33,26 +31,11 @@ const EXECA_OPTIONS = {
   env: { PATH: process.env.PATH },
 } as const;
 
-function procsFiles(cgroup: Cgroup): string[] {
-  return cgroup.dirs.map((dir) => join(dir, 'cgroup.procs'));
-}
-
 function exited(child: ReturnType<typeof spawn>): Promise<void> {
   return new Promise((resolve, reject) => {
     child.once('exit', () => resolve());
     child.once('error', reject);
   });
-}
-
-/** The join wait as Cgroup.joined() did it before: poll cgroup.procs, setImmediate 20 times, then every 1 ms. */
-async function pollingJoined(cgroup: Cgroup, subprocess: Subprocess): Promise<void> {
-  const pid = await whenSpawned(subprocess);
-  const file = procsFiles(cgroup).at(-1)!;
-  const { readFileSync } = await import('node:fs');
-  for (let round = 0; subprocess.exitCode === null && subprocess.signalCode === null; round++) {
-    if (readFileSync(file, 'utf8').split('\n').includes(String(pid))) return;
-    await (round < 20 ? new Promise((resolve) => setImmediate(resolve)) : sleep(1));
-  }
 }
 
 function mechanismVariants(env: BenchEnv): Variant[] {
@@ -74,11 +57,11 @@ function mechanismVariants(env: BenchEnv): Variant[] {
       op: async () => void (await execa('/bin/sh', ['-c', POLLING_SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], EXECA_OPTIONS)),
     },
     {
-      name: 'execa + shim + polling join wait',
-      does: 'as before the change: poll cgroup.procs until the pid shows (setImmediate ×20, then 1 ms sleeps) → exit',
+      name: 'execa + shim + polling join wait (before)',
+      does: 'joined() as it was: poll cgroup.procs until the pid shows (setImmediate ×20, then 1 ms sleeps) → exit',
       op: async () => {
-        const subprocess = execa('/bin/sh', ['-c', POLLING_SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], EXECA_OPTIONS) as unknown as Subprocess;
-        await pollingJoined(target, subprocess);
+        const subprocess = legacySpawn(target, COMMAND);
+        await legacyJoined(target, subprocess);
         await subprocess;
       },
     },

@@ -6,12 +6,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Cgroup, DEFAULT_AGENT_LIMITS, type Agent } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
+import { legacyJoined, legacySpawn } from './lib/legacy.js';
 import type { SectionResult } from './lib/report.js';
 import { median, mmm, ms, summarize } from './lib/stats.js';
 
 interface BurstRun {
   bare: number;
   cgroup: number;
+  /** Cgroup with the join path as it was before the exec-notify change. */
+  legacy: number;
   host: number;
   hostFirst: number;
   /** Agents that had already exited when the last one started (0: all were running at once). */
@@ -38,13 +41,14 @@ async function bareBurst(count: number, seconds: number): Promise<number> {
   return elapsed;
 }
 
-async function cgroupBurst(parent: Cgroup, count: number, seconds: number, run: number): Promise<number> {
+async function cgroupBurst(parent: Cgroup, count: number, seconds: number, run: string, legacy: boolean): Promise<number> {
   const start = performance.now();
   const cgroups: Cgroup[] = [];
   await Promise.all(
     Array.from({ length: count }, (_, i) => {
       const cgroup = Cgroup.create(parent, `b${run}-${i}`, { limits: DEFAULT_AGENT_LIMITS });
       cgroups.push(cgroup);
+      if (legacy) return legacyJoined(cgroup, legacySpawn(cgroup, 'sleep', [String(seconds)]));
       return cgroup.joined(cgroup.spawn('sleep', [String(seconds)]));
     }),
   );
@@ -60,7 +64,8 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
   const runs: BurstRun[] = [];
   for (let run = 0; run < burstRuns; run++) {
     const bare = await bareBurst(count, burstSleep);
-    const cgroup = await cgroupBurst(parent, count, burstSleep, run);
+    const legacy = await cgroupBurst(parent, count, burstSleep, `l${run}`, true);
+    const cgroup = await cgroupBurst(parent, count, burstSleep, `n${run}`, false);
 
     const start = performance.now();
     let first = Infinity;
@@ -76,7 +81,7 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
     const results = await Promise.all(agents.map((a) => a.result));
     const bad = results.filter((r) => r.reason !== 'exit' || r.exitCode !== 0);
     if (bad.length > 0) throw new Error(`${bad.length} burst agents did not exit cleanly: ${JSON.stringify(bad[0])}`);
-    runs.push({ bare, cgroup, host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start });
+    runs.push({ bare, cgroup, legacy, host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start });
   }
   const s = (pick: (r: BurstRun) => number) => summarize(runs.map(pick));
   const hostMedian = median(runs.map((r) => r.host));
@@ -97,6 +102,7 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
         columns: ['variant', `until all ${count} running: min / median / max`, 'per agent (median)'],
         rows: [
           ['child_process.spawn (bare)', mmm(s((r) => r.bare)), ms(median(runs.map((r) => r.bare)) / count)],
+          ['Cgroup, polling join wait (before)', mmm(s((r) => r.legacy)), ms(median(runs.map((r) => r.legacy)) / count)],
           ['Cgroup (create + limits + spawn + joined)', mmm(s((r) => r.cgroup)), ms(median(runs.map((r) => r.cgroup)) / count)],
           ['AgentHost.spawn', mmm(s((r) => r.host)), ms(hostMedian / count)],
           ['AgentHost: first agent running', mmm(s((r) => r.hostFirst)), '–'],
@@ -105,7 +111,7 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
       },
     ],
     notes: [
-      `${burstRuns} run(s), the three variants side by side in each; every AgentHost agent ran to its natural exit (exit 0); ${early} had already exited when the last one started.`,
+      `${burstRuns} run(s), the variants side by side in each; every AgentHost agent ran to its natural exit (exit 0); ${early} had already exited when the last one started.`,
     ],
     data: runs,
   };
