@@ -12,7 +12,5 @@ export { validateName } from './util/name.js';
 export * from './timeout/index.js';
 export * from './host/index.js';
 export * from './monitor/index.js';
-// Both modules name it; the monitor's is the superset (adds PSI), so it is the package's.
-export type { HostMemory } from './monitor/index.js';
 export * from './setup/index.js';
 export * from './metrics/index.js';

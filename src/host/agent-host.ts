@@ -32,7 +32,9 @@ import { assertIsolation, preflight, type PreflightOptions, type PreflightReport
 
 /** What `start()` does with failing preflight checks. */
 export type PreflightMode = 'refuse' | 'warn' | 'off';
-import { MemoryMonitor, type MemoryMonitorOptions, type ReliefReport, type RelieveOptions } from '../monitor/index.js';
+import { toHostMemory } from '../monitor/host-memory.js';
+import { parseMeminfo } from '../cgroup/parse.js';
+import { MemoryMonitor, type HostMemory, type MemoryMonitorOptions, type ReliefReport, type RelieveOptions } from '../monitor/index.js';
 
 /** The environment variables every agent gets, so its harness can find its own cgroup (`nova-agent-host/agent` reads them). */
 export const AGENT_ID_ENV = 'NOVA_AGENT_ID';
@@ -240,6 +242,10 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     if (options === null || typeof options !== 'object' || typeof options.command !== 'string') {
       throw new AgentHostError(ErrorCode.INVALID_OPTION, 'spawn options need a `command` string');
     }
+    // A string would be spread into one argument per character.
+    if (options.args !== undefined && !Array.isArray(options.args)) {
+      throw new AgentHostError(ErrorCode.INVALID_OPTION, 'args must be an array of strings (no shell parses them)');
+    }
     const limits = { ...this.#limits, ...options.limits };
     resolveLimits(limits);
     if (options.workspace && !this.#pool) {
@@ -325,6 +331,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   async kill(id: string, options: { force?: boolean; grace?: Duration; reason?: KillReason; details?: Record<string, unknown> } = {}): Promise<AgentResult> {
     const agent = this.#agents.get(id);
     if (!agent) throw new AgentHostError(ErrorCode.AGENT_NOT_FOUND, `no live agent ${id}`);
+    // Validated before anything happens: a bad grace must not leave the agent 'stopping', unkilled.
+    const grace = options.force ? 0 : parseDuration(options.grace ?? this.#grace, 'grace');
     const queued = this.#queued.get(id);
     if (queued) {
       queued.cancel(new AgentHostError(ErrorCode.ABORTED, `agent ${id} was killed while queued`));
@@ -344,7 +352,6 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       agent.emit('kill', event);
       this.emit('kill', agent, event);
     }
-    const grace = options.force ? 0 : parseDuration(options.grace ?? this.#grace, 'grace');
     // A forced kill during a graceful one's grace period cuts it short.
     if (options.force && running.killing) await running.cgroup.kill().catch((error: unknown) => this.emit('error', error as Error, agent));
     running.killing ??= this.#terminate(running, grace);
@@ -371,6 +378,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       queue: { size: this.#queued.size, pending: this.#running.size, paused: this.#pausedWhy !== undefined, why: this.#pausedWhy },
       root: this.#placement?.root.path,
       oomKills: this.#oomKills,
+      memory: this.#hostMemory(),
+      level: this.#monitor?.level,
     });
   }
 
@@ -490,6 +499,14 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       }
     },
   };
+
+  #hostMemory(): HostMemory | undefined {
+    try {
+      return this.#monitor ? this.#monitor.hostMemory() : toHostMemory(parseMeminfo(readFileSync('/proc/meminfo', 'utf8')));
+    } catch {
+      return undefined;
+    }
+  }
 
   /** The seed's setup, checked before anything is created: refusing here leaves nothing behind. */
   #preflight(): PreflightReport | undefined {

@@ -6,10 +6,8 @@ export { SUPERVISOR, type PlacementOptions } from './placement.js';
 export {
   formatMemoryReport,
   formatStatus,
-  readHostMemory,
   type AgentMemoryRow,
   type AgentStatusRow,
-  type HostMemory,
   type HostStatus,
   type MemoryReport,
 } from './report.js';

@@ -1,6 +1,5 @@
 /** The seed's check-agent-memory.sh and agent-status.sh as data, and as the tables they print. */
-import { readFileSync } from 'node:fs';
-import { parseMeminfo } from '../cgroup/parse.js';
+import type { HostMemory } from '../monitor/types.js';
 import { formatBytes } from '../util/size.js';
 import type { Agent, AgentState } from './agent.js';
 
@@ -24,16 +23,6 @@ export interface MemoryReport {
   total: { current: number; workingSet: number; pids: number; oomKills: number };
 }
 
-export interface HostMemory {
-  total: number;
-  available: number;
-  used: number;
-  /** 1 − MemAvailable/MemTotal: the figure the 85 % / 95 % thresholds compare against. */
-  usedRatio: number;
-  swapTotal: number;
-  swapFree: number;
-}
-
 export interface AgentStatusRow extends Partial<AgentMemoryRow> {
   id: string;
   state: AgentState;
@@ -44,27 +33,15 @@ export interface AgentStatusRow extends Partial<AgentMemoryRow> {
 export interface HostStatus {
   at: number;
   root: string | undefined;
+  /** Host memory (from the monitor's reader), `undefined` if /proc/meminfo could not be read. */
   memory: HostMemory | undefined;
+  /** The monitor's level (`undefined` with `monitor: false`). */
+  level: 'normal' | 'high' | 'critical' | undefined;
   counts: Record<AgentState, number>;
   agents: AgentStatusRow[];
   /** OOM kills since the host started, including agents that have ended. */
   oomKills: number;
   queue: { size: number; pending: number; paused: boolean; why: string | undefined };
-}
-
-/** Host memory from /proc/meminfo (used = 1 − MemAvailable/MemTotal). */
-export function readHostMemory(procRoot = '/proc'): HostMemory {
-  const info = parseMeminfo(readFileSync(`${procRoot}/meminfo`, 'utf8'));
-  const total = info.MemTotal ?? 0;
-  const available = info.MemAvailable ?? info.MemFree ?? 0;
-  return {
-    total,
-    available,
-    used: total - available,
-    usedRatio: total > 0 ? 1 - available / total : 0,
-    swapTotal: info.SwapTotal ?? 0,
-    swapFree: info.SwapFree ?? 0,
-  };
 }
 
 function memoryRow(agent: Agent): AgentMemoryRow | undefined {
@@ -102,7 +79,14 @@ export function buildMemoryReport(agents: Agent[]): MemoryReport {
   return { at: Date.now(), agents: rows, total };
 }
 
-export function buildStatus(input: { agents: Agent[]; queue: HostStatus['queue']; root: string | undefined; oomKills: number; procRoot?: string }): HostStatus {
+export function buildStatus(input: {
+  agents: Agent[];
+  queue: HostStatus['queue'];
+  root: string | undefined;
+  oomKills: number;
+  memory: HostMemory | undefined;
+  level: HostStatus['level'];
+}): HostStatus {
   const now = Date.now();
   const counts: Record<AgentState, number> = { queued: 0, running: 0, stopping: 0, exited: 0 };
   const rows: AgentStatusRow[] = input.agents.map((agent) => {
@@ -116,13 +100,7 @@ export function buildStatus(input: { agents: Agent[]; queue: HostStatus['queue']
       uptimeMs: agent.startedAt === undefined ? undefined : now - agent.startedAt,
     };
   });
-  let memory: HostMemory | undefined;
-  try {
-    memory = readHostMemory(input.procRoot);
-  } catch {
-    memory = undefined;
-  }
-  return { at: now, root: input.root, memory, counts, agents: rows, oomKills: input.oomKills, queue: input.queue };
+  return { at: now, root: input.root, memory: input.memory, level: input.level, counts, agents: rows, oomKills: input.oomKills, queue: input.queue };
 }
 
 /** A plain-text table: the first row is the header. */
@@ -154,7 +132,10 @@ export function formatStatus(status: HostStatus): string {
   const lines: string[] = [];
   const m = status.memory;
   lines.push(
-    m ? `Host memory: ${formatBytes(m.used)} used of ${formatBytes(m.total)} (${percent(m.usedRatio * 100)}), ${formatBytes(m.available)} available, swap ${m.swapTotal === 0 ? 'off' : `${formatBytes(m.swapTotal - m.swapFree)} used`}` : 'Host memory: unknown',
+    m
+      ? `Host memory: ${formatBytes(m.used)} used of ${formatBytes(m.total)} (${percent(m.usedRatio * 100)}${status.level ? `, ${status.level}` : ''}), ` +
+          `${formatBytes(m.available)} available, swap ${!m.swapTotal ? 'off' : `${formatBytes(m.swapTotal - (m.swapFree ?? 0))} used`}`
+      : 'Host memory: unknown',
   );
   const c = status.counts;
   lines.push(`Agents: ${c.running} running, ${c.stopping} stopping, ${c.queued} queued; OOM kills: ${status.oomKills}`);

@@ -10,11 +10,11 @@ import {
   formatMemoryReport,
   formatStatus,
   formatTable,
-  readHostMemory,
   type HostStatus,
 } from '../../../src/host/report.js';
 import type { CgroupStats } from '../../../src/cgroup/stats.js';
 import { fakeTree } from '../../helpers/fake-tree.js';
+import { HostMemoryReader } from '../../../src/monitor/host-memory.js';
 
 const M = 1024 ** 2;
 
@@ -72,10 +72,10 @@ describe('buildMemoryReport', () => {
   });
 });
 
-describe('readHostMemory / buildStatus', () => {
+describe('host memory / buildStatus', () => {
   it('host memory from /proc/meminfo: used = total − available', () => {
     const proc = fakeTree({ 'meminfo': meminfo });
-    expect(readHostMemory(proc.root)).toEqual({
+    expect(new HostMemoryReader(proc.root).read()).toEqual({
       total: 16384000 * 1024,
       available: 4096000 * 1024,
       used: (16384000 - 4096000) * 1024,
@@ -99,7 +99,8 @@ describe('readHostMemory / buildStatus', () => {
       queue: { size: 1, pending: 2, paused: false, why: undefined },
       root: '/sys/fs/cgroup/nova-agents',
       oomKills: 3,
-      procRoot: proc.root,
+      memory: new HostMemoryReader(proc.root).read(),
+      level: 'high',
     });
     expect(status.counts).toEqual({ queued: 1, running: 1, stopping: 1, exited: 0 });
     expect(status.agents.map((r) => [r.id, r.state, r.pid, r.current])).toEqual([
@@ -110,7 +111,7 @@ describe('readHostMemory / buildStatus', () => {
     expect(status.agents[0]!.uptimeMs).toBeGreaterThanOrEqual(5000);
     expect(status.memory!.usedRatio).toBe(0.75);
     expect(status.oomKills).toBe(3);
-    expect(buildStatus({ agents: [], queue: status.queue, root: undefined, oomKills: 0, procRoot: '/nonexistent' }).memory).toBeUndefined();
+    expect(status.level).toBe('high');
   });
 });
 
@@ -140,6 +141,7 @@ describe('tables', () => {
       at: 0,
       root: '/sys/fs/cgroup/nova-agents',
       memory: { total: 16 * 1024 * M, available: 4 * 1024 * M, used: 12 * 1024 * M, usedRatio: 0.75, swapTotal: 0, swapFree: 0 },
+      level: undefined,
       counts: { queued: 1, running: 1, stopping: 0, exited: 0 },
       agents: [
         { id: 'agent-001', state: 'running', pid: 77, uptimeMs: 3_725_000, priority: 5, current: 300 * M, percentOfLimit: 7.32, pids: 4, oomKills: 1 },
