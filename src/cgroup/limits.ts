@@ -50,10 +50,17 @@ export interface LimitWrite {
   optional?: boolean;
 }
 
+const LIMIT_KEYS: ReadonlySet<string> = new Set(['memoryMax', 'memoryHigh', 'swapMax', 'pidsMax', 'memoryMin', 'memoryLow', 'oomGroup'] satisfies Array<keyof Limits>);
+
 /** Validates and normalises limits. A zero memory limit or pid count is refused: it would kill on sight. */
 export function resolveLimits(limits: Limits): ResolvedLimits {
   if (limits === null || typeof limits !== 'object') {
     throw new AgentHostError(ErrorCode.INVALID_OPTION, 'limits must be an object');
+  }
+  // A misspelt limit ("memroyMax") silently ignored would leave the agent unlimited.
+  const unknown = Object.keys(limits).filter((key) => !LIMIT_KEYS.has(key));
+  if (unknown.length > 0) {
+    throw new AgentHostError(ErrorCode.INVALID_OPTION, `unknown limits ${unknown.map((k) => JSON.stringify(k)).join(', ')}; known: ${[...LIMIT_KEYS].join(', ')}`);
   }
   const resolved: ResolvedLimits = {};
   const positive = (value: Size, name: string): number => {

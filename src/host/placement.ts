@@ -92,6 +92,10 @@ function locate(path: string): Cgroup {
   // keep the part below the mount, never the whole path joined onto another mount.
   const mount = mounts.find(([, dir]) => path === dir || path.startsWith(`${dir}/`))?.[1];
   const below = mount === undefined ? path : path.slice(mount.length);
+  // ".." would lead out of cgroupfs (mkdir and limit files anywhere on the disk).
+  if (below.split('/').includes('..')) {
+    throw new AgentHostError(ErrorCode.INVALID_OPTION, `cgroupRoot ${JSON.stringify(path)} must not contain "..": it has to name a cgroup inside the cgroup mount`);
+  }
   const location: Record<string, string> = {};
   for (const [key, dir] of mounts) {
     if (self.location[key as keyof typeof self.location] === undefined) continue;
