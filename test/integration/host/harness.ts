@@ -3,17 +3,15 @@
  * cgroup (never elsewhere), a temp state directory and workspace root, small limits and a short
  * grace, all torn down after each test — and checked to be gone from the kernel.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterEach, expect } from 'vitest';
 import { AgentHost, Cgroup, type AgentHostOptions, type HierarchyKey, type Limits } from '../../../src/index.js';
 import { leftovers, procCgroupPath, uniqueName } from '../../helpers/cgroups.js';
 import { cgroupsOf, isAlive } from '../../helpers/procs.js';
-import type { OrchestratorConfig, OrchestratorReport } from './fixtures/orchestrator.js';
+import { launchOrchestrator } from './fixtures/client.js';
+import type { OrchestratorConfig } from './fixtures/orchestrator.js';
 
 /** Small enough that a hog hits it at once; memoryHigh = memoryMax so v2 OOM-kills instead of throttling. */
 export const SMALL: Limits = { memoryMax: '64M', memoryHigh: '64M', swapMax: 0, pidsMax: 64 };
@@ -155,33 +153,10 @@ export function untilFile(flag: string, before = ''): string[] {
   return ['-c', `${before}while [ ! -e '${flag}' ]; do sleep 0.2; done`];
 }
 
-/** The fixture orchestrator script (run with `node --import tsx`). */
-export const ORCHESTRATOR = fileURLToPath(new URL('./fixtures/orchestrator.ts', import.meta.url));
-
-/**
- * Starts the fixture orchestrator and resolves with its READY report. `wrap` goes in front of the
- * command (`unshare …`), or, as a function, turns the whole command into another (`su -c '…'`).
- */
-export async function startOrchestrator(
+/** The fixture orchestrator as a child process, killed after the test if it still runs. */
+export function startOrchestrator(
   config: OrchestratorConfig,
-  wrap: string[] | ((command: string[]) => string[]) = [],
-): Promise<{ child: ChildProcess; report: OrchestratorReport; lines: string[] }> {
-  const inner = [process.execPath, '--import', 'tsx', ORCHESTRATOR, JSON.stringify(config)];
-  const [command, ...args] = typeof wrap === 'function' ? wrap(inner) : [...wrap, ...inner];
-  const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  defer(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const lines: string[] = [];
-  const reader = createInterface({ input: child.stdout! });
-  const report = await new Promise<OrchestratorReport>((resolve, reject) => {
-    reader.on('line', (line) => {
-      lines.push(line);
-      if (line.startsWith('READY ')) resolve(JSON.parse(line.slice('READY '.length)) as OrchestratorReport);
-    });
-    child.once('exit', (code, signal) => reject(new Error(`orchestrator ended (${code ?? signal}) before READY: ${stderr}`)));
-  });
-  return { child, report, lines };
+  wrap?: string[] | ((command: string[]) => string[]),
+): ReturnType<typeof launchOrchestrator> {
+  return launchOrchestrator(config, wrap, defer);
 }

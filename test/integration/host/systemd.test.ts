@@ -8,10 +8,17 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { hasCommand, skipIf } from '../../helpers/kernel.js';
 import { cgroupsOf, isAlive } from '../../helpers/procs.js';
-import { SMALL, startOrchestrator } from './harness.js';
+// Not the harness: it loads the whole library, and this file mostly skips (each file's imports are slow in the VM).
+import { launchOrchestrator } from './fixtures/client.js';
+
+const SMALL = { memoryMax: '64M', memoryHigh: '64M', swapMax: 0, pidsMax: 64 };
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const fn of cleanups.splice(0)) fn();
+});
 
 const USER = 'testuser';
 
@@ -51,7 +58,7 @@ describe('systemd Delegate=yes', () => {
         .map(quote)
         .join(' '),
     ];
-    const { child, report, lines } = await startOrchestrator(
+    const { child, report, lines } = await launchOrchestrator(
       {
         limits: SMALL,
         agents: [
@@ -69,6 +76,7 @@ describe('systemd Delegate=yes', () => {
         untilStdinEnds: true,
       },
       wrap,
+      (fn) => cleanups.push(fn),
     );
 
     // The service's own cgroup, in the user's manager, delegated.
