@@ -94,7 +94,7 @@ afterAll(() => {
 
 let counter = 0;
 function cgroup(options: { limited?: boolean; under?: Cgroup } = {}): Cgroup {
-  const limits = options.limited === false ? undefined : { memoryMax: LIMIT, memoryHigh: HIGH, memorySwapMax: 0 };
+  const limits = options.limited === false ? undefined : { memoryMax: LIMIT, memoryHigh: HIGH, swapMax: 0 };
   return Cgroup.create(options.under ?? parent, `agent-${++counter}`, { ...(limits && { limits }) });
 }
 
