@@ -7,7 +7,7 @@
  * from that pipe's EOF instead of polling cgroup.procs: polling cost a 1 ms timer round after
  * the first few event-loop turns, and in a burst hundreds of pollers took the CPU the shims needed.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
@@ -54,6 +54,8 @@ export function spawnJoined(procsFiles: string[], command: string, args: readonl
   checkCwd(cwd);
   const file = resolveCommand(command, env.PATH, cwd);
   const [stdin, stdout, stderr] = Array.isArray(options.stdio) ? options.stdio : [options.stdio, options.stdio, options.stdio];
+  // Pipes made in this process: the notify pipe, the stdio pipes, and libuv's own exec-error pipe.
+  assertDescriptors(2 * (2 + [stdin, stdout, stderr].filter((s) => s === 'pipe').length) + 2);
   const subprocess = execa(SHIM, ['-c', SHIM_SCRIPT, 'nova-join', ...procsFiles, '--', file, ...args], {
     cwd,
     env,
@@ -70,6 +72,22 @@ export function spawnJoined(procsFiles: string[], command: string, args: readonl
   const notify = (subprocess.stdio as unknown as (Readable | null | undefined)[])[3];
   if (notify) joins.set(subprocess, { files: procsFiles.join('\0'), execed: endOf(notify) });
   return subprocess;
+}
+
+/**
+ * Fails with `ERR_SPAWN_FAILED` unless `count` descriptors are free. execa (9.6) cannot survive
+ * spawn(2) failing with EMFILE: it throws a TypeError, and the child process it dropped then
+ * emits an 'error' nobody listens to, which ends the whole orchestrator. Checked first instead.
+ */
+function assertDescriptors(count: number): void {
+  const fds: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) fds.push(openSync('/dev/null', 'r'));
+  } catch (error) {
+    throw new AgentHostError(ErrorCode.SPAWN_FAILED, `cannot start process: ${(error as Error).message}`, { cause: error });
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
 }
 
 /** Resolves at the stream's end, however it ends (EOF, error, destroyed by a failed spawn). */

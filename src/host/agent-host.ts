@@ -13,7 +13,7 @@ import { Cgroup } from '../cgroup/cgroup.js';
 import type { SpawnOptions, Subprocess } from '../cgroup/join.js';
 import { DEFAULT_AGENT_LIMITS, resolveLimits, type Limits } from '../cgroup/limits.js';
 import type { CgroupWatcher } from '../cgroup/watch.js';
-import { AgentHostError, ErrorCode } from '../errors.js';
+import { AgentHostError, ErrorCode, isAgentHostError } from '../errors.js';
 import { parseDuration, type Duration } from '../util/duration.js';
 import { Emitter } from '../util/emitter.js';
 import { validateName } from '../util/name.js';
@@ -477,12 +477,24 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       this.#log.debug({ id: agent.id, pid, cgroup: cgroup.path }, 'agent started');
       return running;
     } catch (error) {
-      // Nothing of a failed spawn stays behind: its cgroup, its workspace lease, its record.
-      if (cgroup?.exists()) await cgroup.delete().catch(() => undefined);
-      if (workspace) this.#pool!.release(workspace);
-      this.#state?.remove(agent.id);
-      this.#finishUnstarted(agent, 'error', error as Error);
-      throw error;
+      // A system error on the way (EMFILE leasing the slot or writing the record) is still typed.
+      const failed = isAgentHostError(error) ? error : new AgentHostError(ErrorCode.SPAWN_FAILED, `cannot start agent ${agent.id}: ${String(error)}`, { cause: error });
+      // Nothing of a failed spawn stays behind: its cgroup, its workspace lease, its record. Each
+      // step on its own: under fd exhaustion one may fail too, and must not stop the others.
+      const report = (cleanupError: unknown): void => void this.emit('error', cleanupError as Error, agent);
+      if (cgroup?.exists()) await cgroup.delete().catch(report);
+      try {
+        if (workspace) this.#pool!.release(workspace);
+      } catch (cleanupError) {
+        report(cleanupError);
+      }
+      try {
+        this.#state?.remove(agent.id);
+      } catch (cleanupError) {
+        report(cleanupError);
+      }
+      this.#finishUnstarted(agent, 'error', failed);
+      throw failed;
     }
   }
 
