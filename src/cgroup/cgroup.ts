@@ -9,7 +9,7 @@ import { validateName } from '../util/name.js';
 import { detectHierarchy, type CgroupHierarchy, type DetectOptions, type HierarchyKey, type Location } from './detect.js';
 import type { CgroupDriver } from './driver.js';
 import { childDirs, exists, isDirectory, makeDir, readOptional, removeDir, writeFile } from './files.js';
-import { spawnJoined, whenExeced, whenSpawned, type SpawnOptions, type Subprocess } from './join.js';
+import { spawnJoined, whenSpawned, type SpawnOptions, type Subprocess } from './join.js';
 import { parsePids } from './parse.js';
 import { resolveLimits, type Limits } from './limits.js';
 import type { CgroupStats, MemoryEvents, MemorySampler } from './stats.js';
@@ -36,20 +36,6 @@ export interface KillOptions {
 }
 
 let cachedHierarchy: CgroupHierarchy | undefined;
-
-/** Whether `promise` settled within `ms` (a stuck shim then falls through to the timeout error). */
-async function withTimeout(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => {
-    timer = setTimeout(resolve, ms, false);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise.then(() => true), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** This process's cgroup hierarchy, detected once. */
 export function hostHierarchy(options?: DetectOptions): CgroupHierarchy {
@@ -236,13 +222,9 @@ export class Cgroup {
    */
   async joined(subprocess: Subprocess, timeout = 10_000): Promise<number> {
     const pid = await whenSpawned(subprocess);
-    const deadline = Date.now() + timeout;
     const files = this.driver.procsFiles(this.location);
-    const execed = whenExeced(subprocess, files);
-    // Our own shim tells us: it execs the command only after joining every hierarchy. Any other
-    // subprocess (or a shim still stuck at the deadline) is looked for in cgroup.procs.
-    if (execed !== undefined && (await withTimeout(execed, timeout))) return pid;
     const last = files[files.length - 1]!;
+    const deadline = Date.now() + timeout;
     for (let round = 0; subprocess.exitCode === null && subprocess.signalCode === null; round++) {
       if (parsePids(readOptional(join(last, '..'), 'cgroup.procs') ?? '').includes(pid)) return pid;
       if (Date.now() > deadline) {

@@ -2,14 +2,9 @@
  * Starting a process inside a cgroup with no escape window: a tiny `sh` shim writes its own
  * pid to the cgroup's `cgroup.procs` (every hierarchy on v1) and only then `exec`s the
  * command, so the command and everything it forks are in the cgroup from the first instruction.
- *
- * The shim closes an extra pipe (fd 3) as it execs, so the parent learns that the join is done
- * from that pipe's EOF instead of polling cgroup.procs: polling cost a 1 ms timer round after
- * the first few event-loop turns, and in a burst hundreds of pollers took the CPU the shims needed.
  */
 import { accessSync, closeSync, constants, openSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { AgentHostError, ErrorCode } from '../errors.js';
 
@@ -36,14 +31,10 @@ export interface SpawnOptions {
 /** Exit status of the shim when it could not join the cgroup: the command never ran. */
 export const JOIN_FAILED_EXIT_CODE = 125;
 const SHIM = '/bin/sh';
-/** Closing fd 3 in the exec itself: EOF reaches the parent exactly when the command starts (or the shim ends). */
-const SHIM_SCRIPT = `while [ "$1" != -- ]; do echo $$ >"$1" || { echo "nova-agent-host: cannot join cgroup ($1)" >&2; exit ${JOIN_FAILED_EXIT_CODE}; }; shift; done; shift; exec "$@" 3>&-`;
+const SHIM_SCRIPT = `while [ "$1" != -- ]; do echo $$ >"$1" || { echo "nova-agent-host: cannot join cgroup ($1)" >&2; exit ${JOIN_FAILED_EXIT_CODE}; }; shift; done; shift; exec "$@"`;
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ'];
 
 export type Subprocess = ResultPromise<{ reject: false; buffer: boolean; cleanup: false }>;
-
-/** Per subprocess of {@link spawnJoined}: the procs files its shim joins, and the EOF of its notify pipe. */
-const joins = new WeakMap<Subprocess, { files: string; execed: Promise<void> }>();
 
 export function spawnJoined(procsFiles: string[], command: string, args: readonly string[], options: SpawnOptions = {}): Subprocess {
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string' || a.includes('\0'))) {
@@ -54,24 +45,22 @@ export function spawnJoined(procsFiles: string[], command: string, args: readonl
   checkCwd(cwd);
   const file = resolveCommand(command, env.PATH, cwd);
   const [stdin, stdout, stderr] = Array.isArray(options.stdio) ? options.stdio : [options.stdio, options.stdio, options.stdio];
-  // Pipes made in this process: the notify pipe, the stdio pipes, and libuv's own exec-error pipe.
-  assertDescriptors(2 * (2 + [stdin, stdout, stderr].filter((s) => s === 'pipe').length) + 2);
-  const subprocess = execa(SHIM, ['-c', SHIM_SCRIPT, 'nova-join', ...procsFiles, '--', file, ...args], {
+  // Pipes made in this process: the stdio pipes and libuv's own exec-error pipe.
+  assertDescriptors(2 * (1 + [stdin, stdout, stderr].filter((s) => s === 'pipe').length) + 2);
+  return execa(SHIM, ['-c', SHIM_SCRIPT, 'nova-join', ...procsFiles, '--', file, ...args], {
     cwd,
     env,
     extendEnv: false,
-    // fd 3: the shim's notify pipe (closed as it execs the command; nothing is ever written to it).
-    stdio: [stdin ?? 'ignore', stdout ?? 'ignore', stderr ?? 'ignore', 'pipe'] as never,
+    stdin: (stdin ?? 'ignore') as never,
+    stdout: (stdout ?? 'ignore') as never,
+    stderr: (stderr ?? 'ignore') as never,
     detached: options.detached ?? true,
     reject: false,
     buffer: options.buffer ?? false,
     // The host decides when agents die; an orchestrator crash must not take them down silently
     // (a restarted one reattaches), and a clean exit kills them through dispose().
     cleanup: false,
-  }) as Subprocess;
-  const notify = (subprocess.stdio as unknown as (Readable | null | undefined)[])[3];
-  if (notify) joins.set(subprocess, { files: procsFiles.join('\0'), execed: endOf(notify) });
-  return subprocess;
+  });
 }
 
 /**
@@ -88,25 +77,6 @@ function assertDescriptors(count: number): void {
   } finally {
     for (const fd of fds) closeSync(fd);
   }
-}
-
-/** Resolves at the stream's end, however it ends (EOF, error, destroyed by a failed spawn). */
-function endOf(stream: Readable): Promise<void> {
-  return new Promise((resolveEnd) => {
-    const done = (): void => resolveEnd();
-    stream.once('end', done).once('close', done).once('error', done);
-    stream.resume();
-  });
-}
-
-/**
- * For a subprocess of {@link spawnJoined} into `procsFiles`: resolves once its shim has joined
- * and exec'd the command, or has ended (a failed join exits with {@link JOIN_FAILED_EXIT_CODE}).
- * `undefined` for any other subprocess: the caller must find out another way.
- */
-export function whenExeced(subprocess: Subprocess, procsFiles: string[]): Promise<void> | undefined {
-  const entry = joins.get(subprocess);
-  return entry !== undefined && entry.files === procsFiles.join('\0') ? entry.execed : undefined;
 }
 
 /** Resolves once the process exists, or rejects with a typed error (EMFILE, EAGAIN, ...). */
