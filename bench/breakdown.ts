@@ -13,14 +13,15 @@ import { StateStore } from '../src/host/state.js';
 import type { BenchEnv } from './lib/env.js';
 import { interleave, type Variant } from './lifecycle.js';
 import { run } from './lib/proc.js';
-import { legacyJoined, legacySpawn, POLLING_SHIM, procsFiles } from './lib/legacy.js';
+import { notifyJoined, notifySpawn, NOTIFY_SHIM, procsFiles } from './lib/notify.js';
+import { instrument, type Probe } from './lib/instrument.js';
 import { profile } from './lib/profile.js';
 import type { SectionResult, Table } from './lib/report.js';
 import { median, mmm, ms, ratio, summarize } from './lib/stats.js';
 
 const COMMAND = '/bin/true';
-/** The same, closing fd 3 as it execs: the parent sees EOF on that pipe the moment the command starts. */
-const NOTIFY_SHIM = POLLING_SHIM.replace(/exec "\$@"$/, 'exec "$@" 3>&-');
+/** The library's shim as it is (src/cgroup/join.ts): join every hierarchy, then exec. */
+const SHIM = NOTIFY_SHIM.replace(' 3>&-', '');
 const EXECA_OPTIONS = {
   stdio: ['ignore', 'ignore', 'ignore'],
   detached: true,
@@ -48,42 +49,43 @@ function mechanismVariants(env: BenchEnv): Variant[] {
       setup: () => {
         target = env.cgroup('mech');
       },
-      op: () => exited(spawn('/bin/sh', ['-c', POLLING_SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], { stdio: 'ignore', detached: true, env: { PATH: process.env.PATH } })),
+      op: () => exited(spawn('/bin/sh', ['-c', SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], { stdio: 'ignore', detached: true, env: { PATH: process.env.PATH } })),
+    },
+    {
+      name: 'child_process.spawn + shim + notify pipe',
+      does: 'the same plus the exec-notify pipe (fd 3), waiting for its EOF: what the pipe costs without execa',
+      op: async () => {
+        const child = spawn('/bin/sh', ['-c', NOTIFY_SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], {
+          stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+          detached: true,
+          env: { PATH: process.env.PATH },
+        });
+        const notify = child.stdio[3] as Readable;
+        const eof = new Promise<void>((resolve) => {
+          notify.once('close', () => resolve());
+          notify.resume();
+        });
+        await Promise.all([eof, exited(child)]);
+      },
     },
     { name: 'execa', does: 'execa(/bin/true) with join.ts\'s options → exit', op: async () => void (await execa(COMMAND, [], EXECA_OPTIONS)) },
     {
       name: 'execa + sh shim',
       does: 'execa(sh -c <join shim> …) → exit, no join wait (= cgroup.spawn() → exit)',
-      op: async () => void (await execa('/bin/sh', ['-c', POLLING_SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], EXECA_OPTIONS)),
+      op: async () => void (await execa('/bin/sh', ['-c', SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], EXECA_OPTIONS)),
     },
     {
-      name: 'execa + shim + polling join wait (before)',
-      does: 'joined() as it was: poll cgroup.procs until the pid shows (setImmediate ×20, then 1 ms sleeps) → exit',
+      name: 'execa + shim + exec-notify pipe (tried, reverted)',
+      does: 'the shim closes a 4th stdio pipe as it execs; await its EOF instead of polling → exit',
       op: async () => {
-        const subprocess = legacySpawn(target, COMMAND);
-        await legacyJoined(target, subprocess);
+        const subprocess = notifySpawn(target, COMMAND);
+        await notifyJoined(subprocess);
         await subprocess;
       },
     },
     {
-      name: 'execa + shim + exec-notify join wait',
-      does: 'the shim closes an extra pipe (fd 3) as it execs; wait for its EOF → exit',
-      op: async () => {
-        const subprocess = execa('/bin/sh', ['-c', NOTIFY_SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], {
-          ...EXECA_OPTIONS,
-          stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-        } as never) as unknown as Subprocess;
-        const notify = (subprocess.stdio as unknown as Readable[])[3]!;
-        await new Promise<void>((resolve) => {
-          notify.once('close', () => resolve());
-          notify.resume();
-        });
-        await subprocess;
-      },
-    },
-    {
-      name: 'cgroup.spawn() + joined() (library now)',
-      does: 'what Cgroup/AgentHost run today, on the same cgroup → exit',
+      name: 'cgroup.spawn() + joined() (the library)',
+      does: 'execa + shim, joined() polls cgroup.procs (setImmediate ×20, then 1 ms sleeps) → exit',
       op: async () => {
         const subprocess = target.spawn(COMMAND);
         await target.joined(subprocess);
@@ -139,6 +141,44 @@ async function steps(env: BenchEnv, ops: number): Promise<Steps> {
     s.total.push(t7 - t0);
   }
   return s;
+}
+
+/** One AgentHost lifecycle step by step: the calls it makes, timed by wrapping them. */
+async function hostLifecycleSteps(env: BenchEnv, ops: number): Promise<Table> {
+  const host = await env.host('host-steps');
+  const probes: Probe[] = [
+    { target: Cgroup, method: 'create', label: 'Cgroup.create with limits' },
+    { target: Cgroup.prototype, method: 'spawn', label: 'cgroup.spawn() (sync: execa, fork, exec of sh)' },
+    { target: Cgroup.prototype, method: 'joined', label: 'cgroup.joined()' },
+    { target: Cgroup.prototype, method: 'watch', label: 'cgroup.watch()' },
+    { target: StateStore.prototype, method: 'write', label: 'state file write' },
+    { target: Cgroup.prototype, method: 'stats', label: 'cgroup.stats() (exit report)' },
+    { target: Cgroup.prototype, method: 'populated', label: 'cgroup.populated()' },
+    { target: Cgroup.prototype, method: 'delete', label: 'cgroup.delete()' },
+    { target: StateStore.prototype, method: 'remove', label: 'state file remove' },
+  ];
+  let n = 0;
+  const times = await instrument(probes, async (record) => {
+    for (let i = -env.scale.warmup; i < ops; i++) {
+      const start = performance.now();
+      const agent = await host.spawn(`h${n++}`, { command: COMMAND });
+      const running = performance.now();
+      await agent.result;
+      if (i < 0) continue;
+      record('spawn(): until it resolves (running)', running - start);
+      record('… then until the result', performance.now() - running);
+      record('lifecycle total', performance.now() - start);
+    }
+  });
+  // The probes' lists include the few warm-up lifecycles: medians hardly move.
+  const per = (label: string): number => median(times.get(label) ?? []);
+  const total = per('lifecycle total');
+  const rows = [...times.keys()].map((label) => [label, ms(per(label)), `${((per(label) / total) * 100).toFixed(0)} %`, String((times.get(label) ?? []).length)]);
+  return {
+    title: `Steps of one AgentHost lifecycle (median of ${ops}; calls wrapped and timed while host.spawn → result runs)`,
+    columns: ['call', 'median', 'share of total', 'calls'],
+    rows,
+  };
 }
 
 /** Per-call cost of what AgentHost adds around each agent, in ms (median of `ops` calls). */
@@ -208,6 +248,8 @@ export async function breakdown(env: BenchEnv): Promise<SectionResult> {
     rows: extras.map(([name, v]) => [name, ms(v)]),
   };
 
+  const hostSteps = await hostLifecycleSteps(env, ops);
+
   const host = await env.host('profile');
   let n = 0;
   const summary = await profile(async () => {
@@ -234,7 +276,7 @@ export async function breakdown(env: BenchEnv): Promise<SectionResult> {
     id: 'breakdown',
     title: 'Profile: where the lifecycle time goes',
     headlines: [],
-    tables: [stepsTable, mechTable, extrasTable, profTable, topTable],
+    tables: [stepsTable, mechTable, hostSteps, extrasTable, profTable, topTable],
     notes: [],
     data: { steps: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, summarize(v)])), mechanisms, extras, profile: summary.categories },
   };

@@ -6,15 +6,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Cgroup, DEFAULT_AGENT_LIMITS, type Agent } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
-import { legacyJoined, legacySpawn } from './lib/legacy.js';
+import { notifyJoined, notifySpawn } from './lib/notify.js';
 import type { SectionResult } from './lib/report.js';
 import { median, mmm, ms, summarize } from './lib/stats.js';
 
 interface BurstRun {
   bare: number;
   cgroup: number;
-  /** Cgroup with the join path as it was before the exec-notify change. */
-  legacy: number;
+  /** Cgroup with the exec-notify join wait (tried and reverted). */
+  notify: number;
   host: number;
   hostFirst: number;
   /** Agents that had already exited when the last one started (0: all were running at once). */
@@ -41,14 +41,14 @@ async function bareBurst(count: number, seconds: number): Promise<number> {
   return elapsed;
 }
 
-async function cgroupBurst(parent: Cgroup, count: number, seconds: number, run: string, legacy: boolean): Promise<number> {
+async function cgroupBurst(parent: Cgroup, count: number, seconds: number, run: string, notify: boolean): Promise<number> {
   const start = performance.now();
   const cgroups: Cgroup[] = [];
   await Promise.all(
     Array.from({ length: count }, (_, i) => {
       const cgroup = Cgroup.create(parent, `b${run}-${i}`, { limits: DEFAULT_AGENT_LIMITS });
       cgroups.push(cgroup);
-      if (legacy) return legacyJoined(cgroup, legacySpawn(cgroup, 'sleep', [String(seconds)]));
+      if (notify) return notifyJoined(notifySpawn(cgroup, 'sleep', [String(seconds)]));
       return cgroup.joined(cgroup.spawn('sleep', [String(seconds)]));
     }),
   );
@@ -64,8 +64,8 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
   const runs: BurstRun[] = [];
   for (let run = 0; run < burstRuns; run++) {
     const bare = await bareBurst(count, burstSleep);
-    const legacy = await cgroupBurst(parent, count, burstSleep, `l${run}`, true);
-    const cgroup = await cgroupBurst(parent, count, burstSleep, `n${run}`, false);
+    const cgroup = await cgroupBurst(parent, count, burstSleep, `c${run}`, false);
+    const notify = await cgroupBurst(parent, count, burstSleep, `n${run}`, true);
 
     const start = performance.now();
     let first = Infinity;
@@ -81,7 +81,7 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
     const results = await Promise.all(agents.map((a) => a.result));
     const bad = results.filter((r) => r.reason !== 'exit' || r.exitCode !== 0);
     if (bad.length > 0) throw new Error(`${bad.length} burst agents did not exit cleanly: ${JSON.stringify(bad[0])}`);
-    runs.push({ bare, cgroup, legacy, host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start });
+    runs.push({ bare, cgroup, notify, host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start });
   }
   const s = (pick: (r: BurstRun) => number) => summarize(runs.map(pick));
   const hostMedian = median(runs.map((r) => r.host));
@@ -102,8 +102,8 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
         columns: ['variant', `until all ${count} running: min / median / max`, 'per agent (median)'],
         rows: [
           ['child_process.spawn (bare)', mmm(s((r) => r.bare)), ms(median(runs.map((r) => r.bare)) / count)],
-          ['Cgroup, polling join wait (before)', mmm(s((r) => r.legacy)), ms(median(runs.map((r) => r.legacy)) / count)],
           ['Cgroup (create + limits + spawn + joined)', mmm(s((r) => r.cgroup)), ms(median(runs.map((r) => r.cgroup)) / count)],
+          ['Cgroup, exec-notify join wait (tried, reverted)', mmm(s((r) => r.notify)), ms(median(runs.map((r) => r.notify)) / count)],
           ['AgentHost.spawn', mmm(s((r) => r.host)), ms(hostMedian / count)],
           ['AgentHost: first agent running', mmm(s((r) => r.hostFirst)), '–'],
           [`AgentHost: from the start until all ${count} exited, reaped and removed (sleep ${burstSleep} s)`, mmm(s((r) => r.hostDone)), '–'],

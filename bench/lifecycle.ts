@@ -8,7 +8,6 @@
 import { relative } from 'node:path';
 import { Cgroup, DEFAULT_AGENT_LIMITS, parseSize } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
-import { legacyJoined, legacySpawn } from './lib/legacy.js';
 import { available, run, runOk } from './lib/proc.js';
 import type { Headline, SectionResult } from './lib/report.js';
 import { median, mmm, ms, ratio, summarize } from './lib/stats.js';
@@ -143,18 +142,6 @@ export function lifecycleVariants(env: BenchEnv): Variant[] {
         const cgroup = Cgroup.create(cgroupParent, `c${i}`, { limits: DEFAULT_AGENT_LIMITS });
         const subprocess = cgroup.spawn(COMMAND);
         await cgroup.joined(subprocess);
-        const result = await subprocess;
-        if (result.exitCode !== 0) throw new Error(`agent exited ${result.exitCode}`);
-        await cgroup.delete();
-      },
-    },
-    {
-      name: 'Cgroup, polling join (before)',
-      does: 'the same with the join path as it was before the exec-notify change (bench/lib/legacy.ts)',
-      op: async (i) => {
-        const cgroup = Cgroup.create(cgroupParent, `l${i}`, { limits: DEFAULT_AGENT_LIMITS });
-        const subprocess = legacySpawn(cgroup, COMMAND);
-        await legacyJoined(cgroup, subprocess);
         const result = await subprocess;
         if (result.exitCode !== 0) throw new Error(`agent exited ${result.exitCode}`);
         await cgroup.delete();

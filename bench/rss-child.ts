@@ -3,9 +3,11 @@
  * started with --expose-gc. It manages N `sleep` agents at once, then runs spawn/exit cycles of
  * /bin/true, and prints its memory at each checkpoint as one JSON line.
  */
-import { AgentHost, Cgroup, type Location } from '../src/index.js';
+import type { Location } from '../src/index.js';
 
 interface Config {
+  /** The library, bundled on its own (imported at run time, so 'node alone' is measured first). */
+  lib: string;
   /** The agents' root: a location (one directory per v1 hierarchy). */
   root: Location;
   stateDir: string;
@@ -20,6 +22,7 @@ interface Checkpoint {
   cycles: number;
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
 }
 
@@ -31,10 +34,15 @@ const checkpoint = (label: string, cycles = 0): void => {
   gc();
   gc();
   const m = process.memoryUsage();
-  checkpoints.push({ label, cycles, rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+  checkpoints.push({ label, cycles, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external });
 };
 
-checkpoint('node + library loaded');
+checkpoint('node alone');
+// execa first, on its own: it is most of what loading the library costs.
+await import('execa');
+checkpoint('+ execa imported');
+const { AgentHost, Cgroup } = (await import(config.lib)) as typeof import('../src/index.js');
+checkpoint('+ the library imported');
 const host = new AgentHost({ cgroupRoot: new Cgroup(config.root), stateDir: config.stateDir });
 await host.start();
 checkpoint('host started');

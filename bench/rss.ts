@@ -18,24 +18,30 @@ interface Checkpoint {
   cycles: number;
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
 }
 
 const LIMIT = 60 * 2 ** 20;
+const SEMI_SPACE = '--max-semi-space-size=1';
 
-async function bundle(): Promise<string> {
+/** The library and the child, bundled apart (dependencies stay in node_modules, as for a user). */
+async function bundle(): Promise<{ child: string; lib: string }> {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  // Inside the project, so the bundle's imports of dependencies resolve from its node_modules.
+  // Inside the project, so the bundles' imports of dependencies resolve from its node_modules.
   const dir = join(root, 'node_modules', '.cache', 'nova-bench');
   mkdirSync(dir, { recursive: true });
-  const outfile = join(dir, 'rss-child.mjs');
-  await build({ entryPoints: [join(root, 'bench', 'rss-child.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile, logLevel: 'error' });
-  return outfile;
+  const child = join(dir, 'rss-child.mjs');
+  const lib = join(dir, 'nova-agent-host.mjs');
+  const common = { bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'error' } as const;
+  await build({ ...common, entryPoints: [join(root, 'src', 'index.ts')], outfile: lib });
+  await build({ ...common, entryPoints: [join(root, 'bench', 'rss-child.ts')], outfile: child });
+  return { child, lib };
 }
 
-function runChild(file: string, config: object): Promise<{ checkpoints: Checkpoint[]; peakRss: number; cyclesMs: number }> {
+function runChild(file: string, config: object, flags: string[] = []): Promise<{ checkpoints: Checkpoint[]; peakRss: number; cyclesMs: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', file, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', ...flags, file, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.once('error', reject);
@@ -52,9 +58,11 @@ function runChild(file: string, config: object): Promise<{ checkpoints: Checkpoi
 
 export async function rss(env: BenchEnv): Promise<SectionResult> {
   const { rssAgents, cycles, cycleConcurrency } = env.scale;
-  const file = await bundle();
-  const root = env.cgroup('rss');
-  const result = await runChild(file, { root: root.location, stateDir: join(env.dir, 'rss-state'), agents: rssAgents, cycles, concurrency: cycleConcurrency, samples: 10 });
+  const { child, lib } = await bundle();
+  const config = { lib, stateDir: join(env.dir, 'rss-state'), agents: rssAgents, concurrency: cycleConcurrency, samples: 10 };
+  const result = await runChild(child, { ...config, root: env.cgroup('rss').location, cycles });
+  // The same with V8's young generation capped: how much of the RSS is heap V8 grew for spawn churn.
+  const capped = await runChild(child, { ...config, root: env.cgroup('rss-capped').location, cycles: Math.min(cycles, 2000), samples: 2 }, [SEMI_SPACE]);
   const { checkpoints } = result;
   const series = checkpoints.filter((c) => c.label === 'cycles');
   const after = checkpoints.at(-1)!;
@@ -65,7 +73,7 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
   const heapGrowth = (after.heapUsed - first.heapUsed) / span;
   const rssGrowth = (after.rss - first.rss) / span;
   const maxRss = Math.max(...checkpoints.map((c) => c.rss));
-  const rows = checkpoints.map((c) => [c.label === 'cycles' ? `… after ${c.cycles} cycles` : c.label, mb(c.rss), mb(c.heapUsed), mb(c.external)]);
+  const rows = checkpoints.map((c) => [c.label === 'cycles' ? `… after ${c.cycles} cycles` : c.label, mb(c.rss), mb(c.heapUsed), mb(c.heapTotal), mb(c.external)]);
   return {
     id: 'rss',
     title: `(6) Orchestrator memory: ${rssAgents} agents, then ${cycles} spawn/exit cycles`,
@@ -77,16 +85,31 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
         verdict: managing.rss <= LIMIT ? 'met' : 'missed',
       },
       {
+        metric: `… the same with node ${SEMI_SPACE}`,
+        result: mb(capped.checkpoints.find((c) => c.label.startsWith('managing'))!.rss),
+        target: '≤ 60 MB',
+        verdict: capped.checkpoints.find((c) => c.label.startsWith('managing'))!.rss <= LIMIT ? 'met' : 'missed',
+      },
+      {
         metric: `RSS / heap after ${after.cycles} cycles; growth per 1000`,
         result: `${mb(after.rss)} / ${mb(after.heapUsed)}; ${mb(rssGrowth)} / ${mb(heapGrowth)}`,
         target: '≤ 60 MB, no growth',
         verdict: maxRss <= LIMIT && heapGrowth < 0.25 * 2 ** 20 ? 'met' : 'missed',
       },
     ],
-    tables: [{ columns: ['checkpoint (after gc())', 'RSS', 'heap used', 'external'], rows }],
+    tables: [
+      { columns: ['checkpoint (after gc())', 'RSS', 'heap used', 'heap total', 'external'], rows },
+      {
+        title: `The same with \`node ${SEMI_SPACE}\` (V8's young generation capped at 1 MB per semi-space)`,
+        columns: ['checkpoint (after gc())', 'RSS', 'heap used', 'heap total'],
+        rows: capped.checkpoints
+          .filter((c) => c.label !== 'cycles')
+          .map((c) => [c.label, mb(c.rss), mb(c.heapUsed), mb(c.heapTotal)]),
+      },
+    ],
     notes: [
       `peak RSS seen during the run (sampled, not after GC): ${mb(result.peakRss)}; ${after.cycles} cycles of /bin/true, ${cycleConcurrency} at a time, took ${(result.cyclesMs / 1000).toFixed(1)} s (${(result.cyclesMs / after.cycles).toFixed(2)} ms per cycle, ${((after.cycles / result.cyclesMs) * 1000).toFixed(0)} agents/s).`,
-      `Growth is measured from the first sample during the cycles (${first.cycles} cycles) to the end.`,
+      `Growth is measured from the first sample during the cycles (${first.cycles} cycles) to the end. With ${SEMI_SPACE}: ${capped.checkpoints.at(-1)!.cycles} cycles took ${(capped.cyclesMs / 1000).toFixed(1)} s; peak RSS ${mb(capped.peakRss)}.`,
     ],
     data: result,
   };
