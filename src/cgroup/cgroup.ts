@@ -17,17 +17,21 @@ import { v1Driver } from './v1.js';
 import { signalQuietly, v2Driver } from './v2.js';
 import { CgroupWatcher, type WatchOptions } from './watch.js';
 
+/** Which hierarchy a `Cgroup` belongs to; tests pass a fake one, everyone else the detected default. */
 export interface CgroupContext {
   /** The detected hierarchy; default: {@link detectHierarchy} of this process. */
   hierarchy?: CgroupHierarchy;
 }
 
+/** Options of {@link Cgroup.create}. */
 export interface CreateOptions {
+  /** Applied right after creation; a failed write removes the half-made cgroup. Default: none (only the ancestors' limits bind it). */
   limits?: Limits;
   /** Load the cgroup if it exists instead of failing with `ERR_CGROUP_EXISTS`. Default `false`. */
   existOk?: boolean;
 }
 
+/** How hard {@link Cgroup.kill} and {@link Cgroup.delete} try before giving up. */
 export interface KillOptions {
   /** Give up (with `ERR_CGROUP_BUSY`) when processes remain after this many ms. Default 10 000. */
   timeout?: number;
@@ -54,6 +58,12 @@ function driverFor(hierarchy: CgroupHierarchy): CgroupDriver {
   );
 }
 
+/**
+ * A cgroup on either kernel version: its directory in each hierarchy it spans (one on v2; memory,
+ * pids and freezer on v1) plus the driver that knows that version's files. Creating, limiting,
+ * running processes inside, reading statistics, killing and removing all go through it, so the
+ * rest of the library never asks which version it runs on.
+ */
 export class Cgroup {
   readonly hierarchy: CgroupHierarchy;
   readonly driver: CgroupDriver;
@@ -148,10 +158,12 @@ export class Cgroup {
     return this.location.unified ?? this.location.memory ?? this.dirs[0]!;
   }
 
+  /** The last path component: the name given to {@link Cgroup.create}. */
   get name(): string {
     return basename(this.path);
   }
 
+  /** Which kernel interface the driver speaks: decides which limits apply and which files exist. */
   get version(): 1 | 2 {
     return this.driver.version;
   }
@@ -161,6 +173,7 @@ export class Cgroup {
     return Object.values(this.location);
   }
 
+  /** Whether the directory exists in every hierarchy (false once deleted, or half-made on v1). */
   exists(): boolean {
     return this.dirs.every((dir) => exists(dir));
   }
@@ -170,6 +183,10 @@ export class Cgroup {
     this.driver.enableControllers(this.location, this.hierarchy);
   }
 
+  /**
+   * Changes limits of a live cgroup; only the keys given are written. Validated first
+   * (`ERR_INVALID_OPTION`, `ERR_INVALID_SIZE`), so a typo changes nothing.
+   */
   setLimits(limits: Limits): void {
     this.#apply(resolveLimits(limits));
   }
@@ -182,12 +199,17 @@ export class Cgroup {
     }
   }
 
+  /**
+   * Usage, limits, event counters and PSI in one shape for both kernels. Reads memory.stat, the
+   * costly file: monitors sampling often should use {@link sampler} instead.
+   */
   stats(): CgroupStats {
     const raw = this.driver.stats(this.location);
     this.#peakSeen = Math.max(this.#peakSeen, raw.memory.current, raw.memory.peak ?? 0);
     return { ...raw, memory: { ...raw.memory, peak: raw.memory.peak ?? this.#peakSeen } };
   }
 
+  /** Only the OOM and limit-hit counters: the cheap read behind OOM detection. `undefined` once the cgroup is gone. */
   memoryEvents(): MemoryEvents | undefined {
     return this.driver.memoryEvents(this.location);
   }
@@ -273,10 +295,15 @@ export class Cgroup {
     }
   }
 
+  /**
+   * Stops every process (nothing forks, exits or allocates) and resolves once the kernel reports
+   * them frozen. `ERR_CGROUP_UNAVAILABLE` without a freezer (v2 before Linux 5.2, v1 unmounted).
+   */
   freeze(): Promise<void> {
     return this.driver.setFrozen(this.location, true);
   }
 
+  /** Resumes what {@link freeze} stopped; resolves once the kernel reports the cgroup thawed. */
   thaw(): Promise<void> {
     return this.driver.setFrozen(this.location, false);
   }
@@ -315,6 +342,7 @@ export class Cgroup {
     return new CgroupWatcher(this.driver, this.location, options);
   }
 
+  /** The {@link path}, so a cgroup reads well in messages and logs. */
   toString(): string {
     return this.path;
   }

@@ -12,12 +12,14 @@ export type CgroupMode = 'unified' | 'hybrid' | 'legacy' | 'none';
 
 /** The hierarchies a cgroup spans: `unified` on v2; one directory per controller on v1. */
 export type HierarchyKey = 'unified' | V1Controller;
+/** The v1 controllers an agent's cgroup spans: memory (limits, OOM), pids (fork bombs), freezer (race-free kills). */
 export type V1Controller = 'memory' | 'pids' | 'freezer';
 export const V1_CONTROLLERS: readonly V1Controller[] = ['memory', 'pids', 'freezer'];
 
 /** A cgroup's directory in each hierarchy it spans. */
 export type Location = Partial<Record<HierarchyKey, string>>;
 
+/** Where cgroupfs is mounted and where a process sits in it: everything a driver needs to find files. */
 export interface CgroupHierarchy {
   mode: CgroupMode;
   /** Which driver manages agents: 2 when memory is a v2 controller here, 1 when it is bound to v1. */
@@ -30,6 +32,7 @@ export interface CgroupHierarchy {
   readOnly: HierarchyKey[];
 }
 
+/** Whose view {@link detectHierarchy} reads; the defaults read this process's. */
 export interface DetectOptions {
   /** Where /proc is; tests point it at a fake tree. Default `/proc`. */
   procRoot?: string;
@@ -37,6 +40,10 @@ export interface DetectOptions {
   pid?: number | 'self';
 }
 
+/**
+ * Reads the hierarchy fresh from /proc (uncached, unlike {@link hostHierarchy}): for another
+ * process's view, or a fake /proc in tests. Never throws: without /proc or cgroupfs the mode is `none`.
+ */
 export function detectHierarchy(options: DetectOptions = {}): CgroupHierarchy {
   const proc = join(options.procRoot ?? '/proc', String(options.pid ?? 'self'));
   let mounts: CgroupMount[];

@@ -3,17 +3,26 @@ import type { CgroupHierarchy, HierarchyKey, Location } from './detect.js';
 import type { LimitWrite, ResolvedLimits } from './limits.js';
 import type { CgroupStats, MemoryEvents, MemorySampler } from './stats.js';
 
+/**
+ * One kernel version's knowledge of cgroup files (`v1.ts`, `v2.ts`). Exposed as {@link Cgroup.driver}
+ * for diagnostics and tests; callers use the `Cgroup` methods, which wrap every operation.
+ */
 export interface CgroupDriver {
+  /** The cgroup version this driver speaks. */
   readonly version: 1 | 2;
   /** The hierarchies an agent's cgroup spans (v2: `unified`; v1: memory, pids, freezer where mounted). */
   keys(hierarchy: CgroupHierarchy): HierarchyKey[];
+  /** The writes (in order) that apply `limits` on this version. */
   limitWrites(limits: ResolvedLimits): LimitWrite[];
   /** Makes `location` able to hold limited children (v2: enables controllers up to the mount root). */
   enableControllers(location: Location, hierarchy: CgroupHierarchy): void;
   /** Files a process writes its pid to in order to join. */
   procsFiles(location: Location): string[];
+  /** Pids in the cgroup (v1: from the memory hierarchy). */
   procs(location: Location): number[];
+  /** Whether any process is left (v2: in the cgroup or below it). */
   populated(location: Location): boolean;
+  /** Every figure but a derived peak: {@link Cgroup.stats} fills `peak` where the kernel has no peak file. */
   stats(location: Location): Omit<CgroupStats, 'memory'> & { memory: Omit<CgroupStats['memory'], 'peak'> & { peak: number | undefined } };
   /** Only the memory event counters: the cheap read behind OOM detection. */
   memoryEvents(location: Location): MemoryEvents | undefined;
@@ -24,6 +33,7 @@ export interface CgroupDriver {
    * `fallback` skips v2's cgroup.kill for the freeze-signal-thaw path (older kernels; tests).
    */
   killAll(location: Location, options?: { fallback?: boolean }): Promise<void>;
+  /** Freezes or thaws, resolving once the kernel reports the new state. */
   setFrozen(location: Location, frozen: boolean): Promise<void>;
   /** Files whose inotify modify events announce changes (v2); empty where only polling works. */
   eventFiles(location: Location): string[];

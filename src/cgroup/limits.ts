@@ -6,6 +6,10 @@ import { AgentHostError, ErrorCode } from '../errors.js';
 import { parseSize, type Size } from '../util/size.js';
 import type { HierarchyKey } from './detect.js';
 
+/**
+ * Per-cgroup limits in one vocabulary for both kernels; each key maps to a v2 file and, where one
+ * exists, a v1 file (see docs/cgroup.md). Keys left out are not written.
+ */
 export interface Limits {
   /** Hard limit; the kernel OOM-kills beyond it (v2 `memory.max`, v1 `memory.limit_in_bytes`). */
   memoryMax?: Size;
@@ -42,9 +46,13 @@ export const DEFAULT_AGENT_LIMITS: Readonly<Limits> = Object.freeze({
   pidsMax: 512,
 });
 
+/** One kernel file write of a limit: limits become a list of these, and one writer applies any list. */
 export interface LimitWrite {
+  /** The hierarchy whose directory holds `file` (v1 limits span memory and pids). */
   hierarchy: HierarchyKey;
+  /** File name inside the cgroup's directory, e.g. `memory.max`. */
   file: string;
+  /** The text written, in the kernel's format (`max`, `-1`, bytes). */
   value: string;
   /** Skip silently when the file is missing (e.g. `memory.swap.max` without swap accounting). */
   optional?: boolean;

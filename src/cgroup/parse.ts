@@ -110,9 +110,11 @@ export interface PsiLine {
   total: number;
 }
 
+/** Pressure stall information of one file (memory.pressure here): how much time tasks lost waiting for the resource. */
 export interface Psi {
+  /** Time at least one task stalled. */
   some: PsiLine;
-  /** Missing in cpu.pressure on older kernels. */
+  /** Time all non-idle tasks stalled at once: no progress at all. Missing in cpu.pressure on older kernels. */
   full?: PsiLine;
 }
 

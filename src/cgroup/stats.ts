@@ -1,6 +1,7 @@
 /** One shape of statistics for both kernels; each driver fills it from its own files. */
 import type { Psi } from './parse.js';
 
+/** Cumulative counters of limit hits and OOM kills: a rise in `oomKill` is how an OOM kill is detected. */
 export interface MemoryEvents {
   /** Times usage went below memory.low protection (v2). */
   low: number;
@@ -14,6 +15,7 @@ export interface MemoryEvents {
   oomKill: number;
 }
 
+/** Memory figures of one cgroup, with the same meaning on v1 and v2. */
 export interface MemoryStats {
   /** Bytes charged now (v2 memory.current, v1 memory.usage_in_bytes). */
   current: number;
@@ -33,13 +35,17 @@ export interface MemoryStats {
   events: MemoryEvents;
 }
 
+/** Process counts against `pids.max`: a rising `events.max` means forks are failing. */
 export interface PidsStats {
+  /** Processes and threads now. */
   current: number;
+  /** The limit (`Infinity` if none). */
   max: number;
   /** Times a fork failed at pids.max. */
   events: { max: number };
 }
 
+/** What {@link Cgroup.stats} returns: every figure of one cgroup, read at one moment. */
 export interface CgroupStats {
   memory: MemoryStats;
   pids: PidsStats;

@@ -9,14 +9,17 @@ import type { Location } from './detect.js';
 import type { MemoryEvents } from './stats.js';
 import { Emitter } from '../util/emitter.js';
 
+/** Events of a {@link CgroupWatcher}. */
 export type CgroupWatchEvents = {
   /** Counters of memory.events rose: `delta` by how much, `total` the new values. */
   memory: (delta: MemoryEvents, total: MemoryEvents) => void;
   /** The cgroup has no process left. */
   empty: () => void;
+  /** A read failed (the cgroup was removed underneath, say); watching goes on. */
   error: (error: Error) => void;
 };
 
+/** Options of {@link Cgroup.watch}. */
 export interface WatchOptions {
   /**
    * Poll every this many ms as well. Default: 1000 where the kernel gives no file events (v1),
@@ -27,6 +30,10 @@ export interface WatchOptions {
 
 const COUNTERS = ['low', 'high', 'max', 'oom', 'oomKill'] as const;
 
+/**
+ * Reports OOM kills and limit hits (`memory`) and the cgroup emptying (`empty`) as they happen:
+ * through inotify on v2, by polling on v1. Get one from {@link Cgroup.watch}; close it when done.
+ */
 export class CgroupWatcher extends Emitter<CgroupWatchEvents> {
   readonly #driver: CgroupDriver;
   readonly #location: Location;
@@ -36,6 +43,7 @@ export class CgroupWatcher extends Emitter<CgroupWatchEvents> {
   #populated: boolean;
   #closed = false;
 
+  /** Use {@link Cgroup.watch}. Takes the current counters as the baseline: only later rises are reported. */
   constructor(driver: CgroupDriver, location: Location, options: WatchOptions = {}) {
     super();
     this.#driver = driver;
@@ -87,6 +95,7 @@ export class CgroupWatcher extends Emitter<CgroupWatchEvents> {
     }
   }
 
+  /** Stops the file watchers and the timer and removes every listener. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
