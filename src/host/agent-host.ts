@@ -144,7 +144,11 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   #state: StateStore | undefined;
   #poll: NodeJS.Timeout | undefined;
   #phase: 'new' | 'started' | 'disposing' | 'disposed' = 'new';
-  #pausedWhy: string | undefined;
+  /**
+   * Why admission is paused, by source: a caller's pauseAdmission() and the memory monitor hold
+   * their own pauses, so the monitor's return to normal never lifts a pause made by hand.
+   */
+  readonly #pauses = new Map<'manual' | 'memory', string>();
   /** OOM kills seen since start(), in agents that have ended too. */
   #oomKills = 0;
 
@@ -185,9 +189,13 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     return this.#monitor;
   }
 
-  /** Whether admission is paused (memory high); the reason when it is. */
+  /** Why admission is paused (memory high, or paused by hand), or `undefined` when it is not. */
   get admissionPaused(): string | undefined {
     return this.#pausedWhy;
+  }
+
+  get #pausedWhy(): string | undefined {
+    return this.#pauses.size === 0 ? undefined : [...this.#pauses.values()].join('; ');
   }
 
   /**
@@ -393,21 +401,33 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     return this.#monitor.relieve(options);
   }
 
-  /** Stops starting agents (memory admission): the queue holds them until {@link resumeAdmission}. */
-  pauseAdmission(why: string): void {
-    if (this.#pausedWhy !== undefined) return;
-    this.#pausedWhy = why;
-    this.#queue.pause();
+  /**
+   * Stops starting agents: the queue holds them until {@link resumeAdmission}. Independent of the
+   * memory monitor's own pause (both must be lifted for agents to start).
+   */
+  pauseAdmission(why = 'paused by hand'): void {
+    this.#pause('manual', why);
+  }
+
+  /** Lifts a pause made by {@link pauseAdmission} (not the memory monitor's). */
+  resumeAdmission(why = 'resumed by hand'): void {
+    this.#resume('manual', why);
+  }
+
+  #pause(source: 'manual' | 'memory', why: string): void {
+    if (this.#pauses.has(source)) return;
+    const wasPaused = this.#pauses.size > 0;
+    this.#pauses.set(source, why);
+    if (!wasPaused) this.#queue.pause();
     this.#emitQueue('paused', undefined, why);
   }
 
-  resumeAdmission(why = 'resumed'): void {
-    if (this.#pausedWhy === undefined) return;
-    this.#pausedWhy = undefined;
+  #resume(source: 'manual' | 'memory', why: string): void {
+    if (!this.#pauses.delete(source)) return;
     // Announce before starting the queue: start() runs waiting tasks at once, and their
     // 'dequeued' events must follow 'resumed', not precede it.
     this.#emitQueue('resumed', undefined, why);
-    this.#queue.start();
+    if (this.#pauses.size === 0) this.#queue.start();
   }
 
   /**
@@ -558,8 +578,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     monitor.on('pressure', (event) => {
       if (event.scope === 'host') {
         const percent = (event.memory.usedRatio * 100).toFixed(1);
-        if (event.level === 'normal') this.resumeAdmission(`memory ${percent}% is back below the high threshold`);
-        else this.pauseAdmission(`memory ${percent}% is at level ${event.level}`);
+        if (event.level === 'normal') this.#resume('memory', `memory ${percent}% is back below the high threshold`);
+        else this.#pause('memory', `memory ${percent}% is at level ${event.level}`);
       } else {
         const running = this.#running.get(event.id);
         running?.agent.emit('pressure', { ...event });
