@@ -60,20 +60,30 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** What an {@link AgentHostError} is about, beyond its code and message. */
 export interface AgentHostErrorOptions {
   /** The cgroup (path relative to the mount, or absolute directory) the error is about. */
   cgroup?: string;
   /** The kernel file the error is about. */
   file?: string;
+  /** The underlying error (a Node system error, usually), kept as `error.cause`. */
   cause?: unknown;
 }
 
+/**
+ * The one error class of the library: branch on `code` (stable across versions), read `cgroup`
+ * and `file` for where it happened; the message is for people and may change.
+ */
 export class AgentHostError extends Error {
   override readonly name = 'AgentHostError';
+  /** Stable identifier of the failure, one of {@link ErrorCode}. */
   readonly code: ErrorCode;
+  /** The cgroup the error is about, when there is one. */
   readonly cgroup: string | undefined;
+  /** The kernel file the error is about, when there is one. */
   readonly file: string | undefined;
 
+  /** Thrown by the library; tests and wrappers may build their own with any code. */
   constructor(code: ErrorCode, message: string, options: AgentHostErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -82,6 +92,7 @@ export class AgentHostError extends Error {
   }
 }
 
+/** Type guard for `catch` blocks: an `AgentHostError`, and with `code` given, one with that code. */
 export function isAgentHostError(error: unknown, code?: ErrorCode): error is AgentHostError {
   return error instanceof AgentHostError && (code === undefined || error.code === code);
 }

@@ -5,7 +5,7 @@
  * @module nova-agent-host
  */
 export * from './cgroup/index.js';
-export { AgentHostError, ErrorCode, isAgentHostError } from './errors.js';
+export { AgentHostError, ErrorCode, isAgentHostError, type AgentHostErrorOptions } from './errors.js';
 export { parseSize, formatBytes, type Size } from './util/size.js';
 export { parseDuration, type Duration } from './util/duration.js';
 export { validateName } from './util/name.js';

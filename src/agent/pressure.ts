@@ -36,6 +36,7 @@ export interface PressureSubscription {
   readonly closed: boolean;
   /** Stops polling; no callback runs afterwards. Idempotent. */
   close(): void;
+  /** Same as `close()`, for `using subscription = onPressure(…)`. */
   [Symbol.dispose](): void;
 }
 

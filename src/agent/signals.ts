@@ -43,6 +43,7 @@ export interface TimeoutSignals {
    * SIGTERM and starts the inspector on SIGUSR1), and cancels a pending exit. Idempotent.
    */
   dispose(): void;
+  /** Same as `dispose()`, for `using timeouts = onTimeoutSignals(…)`. */
   [Symbol.dispose](): void;
 }
 

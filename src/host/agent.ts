@@ -6,6 +6,7 @@ import type { CgroupStats } from '../cgroup/stats.js';
 import { Emitter } from '../util/emitter.js';
 import type { AgentEvents } from './events.js';
 
+/** Where an agent is in its life: waiting for admission, running, being killed, or ended and cleaned up. */
 export type AgentState = 'queued' | 'running' | 'stopping' | 'exited';
 
 /**
@@ -13,13 +14,17 @@ export type AgentState = 'queued' | 'running' | 'stopping' | 'exited';
  * by a hard timeout, by memory relief, or it never started (`error`).
  */
 export type ExitReason = 'exit' | 'oom' | 'killed' | 'timeout' | 'relief' | 'error';
+/** Why the host killed an agent: on request, at its hard timeout, or to relieve host memory. */
 export type KillReason = Extract<ExitReason, 'killed' | 'timeout' | 'relief'>;
 
+/** How an agent ended, known once its cgroup is gone: what {@link Agent.result} resolves with. */
 export interface AgentResult {
   id: string;
   /** Exit code of the main process; `null` if a signal ended it or it was adopted (unknown). */
   exitCode: number | null;
+  /** The signal that ended the main process, if one did. */
   signal: NodeJS.Signals | null;
+  /** The cause, decided by the host (an OOM kill ends with SIGKILL too, but its reason is `oom`). */
   reason: ExitReason;
   /** Highest memory use of the whole cgroup, in bytes. */
   peakMemory: number;
@@ -31,12 +36,18 @@ export interface AgentResult {
   error?: Error;
 }
 
+/** What an agent was spawned with and does not change: the fields relief and reports rank it by. */
 export interface AgentInfo {
+  /** The id given to `spawn()`; also its cgroup's name. */
   id: string;
+  /** The command as given (before PATH lookup). */
   command: string;
   args: readonly string[];
+  /** Higher leaves the queue first and is killed last by relief. */
   priority: number;
+  /** Never chosen as a relief victim. */
   protected: boolean;
+  /** Chosen first as a relief victim. */
   preferred: boolean;
 }
 
@@ -46,6 +57,11 @@ export interface AgentControl {
   extendTimeout(agent: Agent, ms: number): void;
 }
 
+/**
+ * One agent as the orchestrator sees it: its state, pid, cgroup and workspace, its figures on
+ * demand, its events, and `result`, which resolves once it has ended and been cleaned up. Made by
+ * {@link AgentHost.spawn}; the host holds it until the end.
+ */
 export class Agent extends Emitter<AgentEvents> implements AgentInfo {
   readonly id: string;
   readonly command: string;
@@ -80,6 +96,7 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
     });
   }
 
+  /** Where the agent is in its life now. */
   get state(): AgentState {
     return this.#state;
   }
@@ -89,6 +106,7 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
     return this.#pid;
   }
 
+  /** The agent's own cgroup, once placed (`undefined` while queued). */
   get cgroup(): Cgroup | undefined {
     return this.#cgroup;
   }
@@ -107,9 +125,11 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
   get stdin(): Writable | null {
     return this.#subprocess?.stdin ?? null;
   }
+  /** The main process's stdout, when spawned with `stdio: 'pipe'`. */
   get stdout(): Readable | null {
     return this.#subprocess?.stdout ?? null;
   }
+  /** The main process's stderr, when spawned with `stdio: 'pipe'`. */
   get stderr(): Readable | null {
     return this.#subprocess?.stderr ?? null;
   }
@@ -156,6 +176,7 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
     this.#resolve(result);
   }
 
+  /** The identifying fields only (no streams, no cgroup object), so an agent logs and serialises cleanly. */
   toJSON(): Record<string, unknown> {
     return { id: this.id, state: this.#state, pid: this.#pid, cgroup: this.#cgroup?.path, workspace: this.#workspace, startedAt: this.#startedAt };
   }

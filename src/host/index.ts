@@ -1,5 +1,5 @@
 export { AgentHost, AGENT_CGROUP_ENV, AGENT_ID_ENV, type AgentHostOptions, type PreflightMode, type SpawnAgentOptions } from './agent-host.js';
-export { Agent, type AgentResult, type AgentState, type ExitReason, type KillReason } from './agent.js';
+export { Agent, type AgentInfo, type AgentResult, type AgentState, type ExitReason, type KillReason } from './agent.js';
 export type { AgentEvents, AgentHostEvents, KillEvent, OomEvent, QueueEvent, TimeoutEvent } from './events.js';
 export type { Logger } from './logger.js';
 export { SUPERVISOR, type PlacementOptions } from './placement.js';
@@ -11,4 +11,4 @@ export {
   type HostStatus,
   type MemoryReport,
 } from './report.js';
-export { WorkspacePool, type WorkspacePoolOptions } from './workspaces.js';
+export { WorkspacePool, type LeaseRecord, type WorkspacePoolOptions } from './workspaces.js';

@@ -14,8 +14,10 @@ import { exists, makeDir } from '../cgroup/files.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import type { Size } from '../util/size.js';
 
+/** Name of the leaf the orchestrator moves into where v2's "no internal processes" rule requires it. */
 export const SUPERVISOR = 'supervisor';
 
+/** Where the host puts its agents' root cgroup (part of `AgentHostOptions`). */
 export interface PlacementOptions {
   /** The agents' root: a Cgroup, or a path (absolute, or relative to the cgroup mount). Overrides all else. */
   cgroupRoot?: string | Cgroup;

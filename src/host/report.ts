@@ -3,6 +3,7 @@ import type { HostMemory } from '../monitor/types.js';
 import { formatBytes } from '../util/size.js';
 import type { Agent, AgentState } from './agent.js';
 
+/** One agent's line of check-agent-memory.sh: its cgroup's figures when the report was taken. */
 export interface AgentMemoryRow {
   id: string;
   pid: number | undefined;
@@ -17,12 +18,15 @@ export interface AgentMemoryRow {
   oomKills: number;
 }
 
+/** What `host.memoryReport()` returns: running agents, largest first, and their totals. */
 export interface MemoryReport {
+  /** When it was taken (ms since the epoch). */
   at: number;
   agents: AgentMemoryRow[];
   total: { current: number; workingSet: number; pids: number; oomKills: number };
 }
 
+/** One agent's line of agent-status.sh: memory figures only while it has a cgroup (not while queued). */
 export interface AgentStatusRow extends Partial<AgentMemoryRow> {
   id: string;
   state: AgentState;
@@ -30,7 +34,9 @@ export interface AgentStatusRow extends Partial<AgentMemoryRow> {
   priority: number;
 }
 
+/** What `host.status()` returns: the whole overview of agent-status.sh, as data. */
 export interface HostStatus {
+  /** When it was taken (ms since the epoch). */
   at: number;
   root: string | undefined;
   /** Host memory (from the monitor's reader), `undefined` if /proc/meminfo could not be read. */

@@ -7,6 +7,7 @@ import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unl
 import { join } from 'node:path';
 import { AgentHostError, ErrorCode } from '../errors.js';
 
+/** Options of a {@link WorkspacePool} (`AgentHostOptions.workspaces`). */
 export interface WorkspacePoolOptions {
   /** Directory holding the slots. The seed uses `/var/nova-agents/active`. */
   root: string;
@@ -16,18 +17,26 @@ export interface WorkspacePoolOptions {
   clean?: boolean;
 }
 
-interface LeaseRecord {
+/** What a lease's lock file holds: enough to tell a live lease from a dead orchestrator's. */
+export interface LeaseRecord {
+  /** The orchestrator that holds the lease; once it is dead, the slot can be reclaimed. */
   pid: number;
+  /** The agent the slot is leased to. */
   agent: string;
 }
 
 const LEASES = '.leases';
 
+/**
+ * Working directories for agents, one agent per slot at a time, that survive an orchestrator
+ * crash: a restarted host sees which slots are still leased, and by whom.
+ */
 export class WorkspacePool {
   readonly root: string;
   readonly slots: number;
   readonly #clean: boolean;
 
+  /** Validates the options only; {@link prepare} creates the directories. */
   constructor(options: WorkspacePoolOptions) {
     if (typeof options?.root !== 'string' || options.root === '') {
       throw new AgentHostError(ErrorCode.INVALID_OPTION, 'workspaces.root must be a directory path');

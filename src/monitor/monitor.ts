@@ -26,6 +26,12 @@ import type {
 
 const NO_SAMPLES: readonly AgentSample[] = Object.freeze([]);
 
+/**
+ * Samples host memory and every agent each `interval`: levels with hysteresis (the host pauses
+ * admission at `high`), throttling and livelock at memory.high, and relief — killing agents by
+ * policy until memory is below the target — on request or, with `autoKill`, while `critical`.
+ * The host makes one unless `monitor: false`; `start()`/`stop()` it when used alone.
+ */
 export class MemoryMonitor extends Emitter<MonitorEvents> {
   readonly #host: MonitorHost;
   readonly #options: ResolvedMonitorOptions;
@@ -50,6 +56,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
    */
   #autoKillArmed = true;
 
+  /** Validates `options` (`ERR_INVALID_OPTION`); sampling begins with `start()`. */
   constructor(host: MonitorHost, options: MemoryMonitorOptions = {}) {
     super();
     this.#host = host;

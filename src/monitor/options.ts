@@ -19,6 +19,7 @@ export interface ResolvedMonitorOptions {
   readMemory: (() => HostMemory) | undefined;
 }
 
+/** The defaults of {@link MemoryMonitorOptions} (durations in ms, thresholds as fractions of host memory). */
 export const MONITOR_DEFAULTS = {
   interval: 1000,
   high: 0.85,

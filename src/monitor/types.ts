@@ -142,6 +142,7 @@ export interface LivelockOptions {
   action?: 'event' | 'kill';
 }
 
+/** Options of a {@link MemoryMonitor} (`AgentHostOptions.monitor`); every default is in {@link MONITOR_DEFAULTS}. */
 export interface MemoryMonitorOptions {
   /** Sampling interval. Default `1000` ms. */
   interval?: Duration;
@@ -179,20 +180,28 @@ export type MonitorEvents = {
   kill: (kill: ReliefKill) => void;
   /** A tick's host figures and the level after it. */
   sample: (event: { memory: HostMemory; level: MemoryLevel }) => void;
+  /** A tick or a relief step failed (host memory unreadable, a kill refused); monitoring goes on. */
   error: (error: Error) => void;
 };
 
+/** Host memory moved to another level: admission pauses at `high`, relief may start at `critical`. */
 export interface HostPressureEvent {
   scope: 'host';
+  /** The level now. */
   level: MemoryLevel;
+  /** The level before this change. */
   previous: MemoryLevel;
+  /** The figures that caused the change. */
   memory: HostMemory;
 }
 
+/** One agent is struggling at its own memory.high, whatever the host's level. */
 export interface AgentPressureEvent {
   scope: 'agent';
+  /** The agent's id. */
   id: string;
   /** `throttled`: memory.events `high` started rising; `livelock`: throttled with PSI full high for the configured time. */
   kind: 'throttled' | 'livelock';
+  /** The agent's reading that triggered it. */
   sample: AgentSample;
 }

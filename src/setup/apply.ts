@@ -19,6 +19,7 @@ import { SYSCTLS, sysctlPath, sysctlState } from './sysctl.js';
 /** Runs a command with an argument array (never a shell); rejects when it fails. */
 export type CommandRunner = (file: string, args: readonly string[]) => Promise<void>;
 
+/** Options of {@link applySetup}: the set-up itself plus how to run (or only list) it. */
 export interface ApplySetupOptions extends SetupOptions {
   /** List the actions without doing any. Default `false`. */
   dryRun?: boolean;
@@ -28,9 +29,11 @@ export interface ApplySetupOptions extends SetupOptions {
   run?: CommandRunner;
 }
 
+/** One step of the seed's setup-agent-host.sh, with the shell command it stands for. */
 export interface SetupAction {
   /** The preflight check it fixes: `swap`, `cgroup-root`, `sysctl:<key>`, `transparent-hugepages`, `scratch`, `workspaces`. */
   id: string;
+  /** What the step does, for people. */
   description: string;
   /** The equivalent shell command. */
   command: string;
@@ -40,7 +43,9 @@ export interface SetupAction {
   error?: string;
 }
 
+/** What {@link applySetup} did (or, in a dry run, would do). */
 export interface SetupResult {
+  /** Nothing was changed: the actions are what would be done. */
   dryRun: boolean;
   /** No action failed. */
   ok: boolean;

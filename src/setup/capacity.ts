@@ -10,6 +10,7 @@ import { memTotal } from './read.js';
 /** A size, or a share of the total memory such as `"13%"`. */
 export type MemoryShare = Size | `${number}%`;
 
+/** Inputs of {@link planCapacity}; the defaults scale the seed's 1.5 TB plan to this host. */
 export interface CapacityOptions {
   /** RAM of the host. Default: MemTotal of `<procRoot>/meminfo`. */
   totalMemory?: Size;
@@ -26,6 +27,7 @@ export interface CapacityOptions {
   procRoot?: string;
 }
 
+/** The seed's capacity table worked out for one host: how many agents fit at their limit. */
 export interface CapacityPlan {
   /** All sizes in bytes. */
   totalMemory: number;
@@ -52,6 +54,10 @@ const HEADROOM_SHARE = 200 / 1536;
 /** Keep this share of the maximum free: the seed's 300 of "~325". */
 const BUFFER_SHARE = 0.05;
 
+/**
+ * How many agents this host can run with every one at its memory limit, as the seed's capacity
+ * table works it out: RAM minus system reserve and headroom, divided by the per-agent limit.
+ */
 export function planCapacity(options: CapacityOptions = {}): CapacityPlan {
   const totalMemory =
     options.totalMemory !== undefined ? positive(options.totalMemory, 'totalMemory') : (memTotal(options.procRoot ?? '/proc') ?? unknownMemory());

@@ -10,6 +10,7 @@ import { parseSize, type Size } from '../util/size.js';
 /** A tmpfs size: bytes, a {@link Size} string, or a share of RAM such as `"10%"` (tmpfs reads it). */
 export type TmpfsSize = Size | `${number}%`;
 
+/** Where things go on this host, shared by {@link preflight} and {@link applySetup}; defaults in {@link SETUP_DEFAULTS}. */
 export interface SetupOptions {
   /** Where /proc is. Default `/proc`. */
   procRoot?: string;
@@ -47,6 +48,7 @@ export interface ResolvedSetupOptions {
   workspaceSlots: number;
 }
 
+/** The defaults of {@link SetupOptions}: the seed's paths and sizes. */
 export const SETUP_DEFAULTS = Object.freeze({
   procRoot: '/proc',
   sysRoot: '/sys',

@@ -11,6 +11,7 @@ import type { PreflightCheck, PreflightReport } from './report.js';
 import { agentsRoot } from './root.js';
 import { SYSCTLS, sysctlCheck, sysctlState } from './sysctl.js';
 
+/** Options of {@link preflight}. */
 export interface PreflightOptions extends SetupOptions {
   /**
    * Check the scratch tmpfs and the workspace pool too. Default `true`; an AgentHost that uses
@@ -47,6 +48,7 @@ export function preflight(options: PreflightOptions = {}): PreflightReport {
   };
 }
 
+/** Which preflight findings {@link assertIsolation} tolerates. */
 export interface AssertIsolationOptions {
   /** Check ids whose failure is accepted (e.g. `['sysctl:vm.panic_on_oom']`). */
   ignore?: readonly string[];

@@ -8,12 +8,14 @@ import type { CgroupMode } from '../cgroup/detect.js';
  */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
+/** One finding of {@link preflight}: what was found, what is recommended, and the command that fixes it. */
 export interface PreflightCheck {
   /** Stable id: `swap`, `cgroup-mode`, `cgroup-controllers`, `cgroup-root`, `swap-accounting`, `psi`,
    * `sysctl:<key>`, `transparent-hugepages`, `scratch`, `workspaces`. */
   id: string;
   /** What is checked, for people. */
   title: string;
+  /** `fail`: isolation would be a lie or agents could not run; `warn`: works, but not as the seed intends. */
   status: CheckStatus;
   /** What was found. */
   found: string;
@@ -25,6 +27,7 @@ export interface PreflightCheck {
   detail?: string;
 }
 
+/** What {@link preflight} found: every check, and whether the host can isolate agents. */
 export interface PreflightReport {
   /** No check failed (warnings allowed). */
   ok: boolean;

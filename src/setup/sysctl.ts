@@ -7,6 +7,7 @@ import { parseSysctl } from '../cgroup/parse.js';
 import { readWith } from './read.js';
 import { check, type CheckStatus, type PreflightCheck } from './report.js';
 
+/** One kernel parameter the seed tunes: its recommended value and how far off is still fine. */
 export interface SysctlSpec {
   /** Dotted name as sysctl(8) writes it: `kernel.pid_max`. */
   key: string;
@@ -18,6 +19,7 @@ export interface SysctlSpec {
   judge?: (found: number) => CheckStatus;
   /** Whether the sysctl.d snippet should carry it. Default `true`. */
   persist?: boolean;
+  /** Why it matters, shown with the check. */
   why: string;
 }
 
@@ -28,6 +30,7 @@ const PID_MAX_LIMIT = 4_194_304;
 /** The kernel caps threads-max at RAM / (8 × THREAD_SIZE) = RAM / 128 KiB on x86-64 (kernel/fork.c). */
 const THREADS_PER_BYTE = 1 / (8 * 16 * 1024);
 
+/** The kernel parameters preflight checks and applySetup sets (pid, thread, file and inotify limits; overcommit and OOM behaviour). */
 export const SYSCTLS: readonly SysctlSpec[] = Object.freeze([
   {
     key: 'kernel.pid_max',

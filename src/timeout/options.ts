@@ -40,6 +40,7 @@ export interface ResolvedTimeoutOptions {
   softTarget: SoftTarget;
 }
 
+/** The seed's timeouts: SIGUSR1 at 15 minutes, SIGTERM at 30, the cgroup killed 10 s later. */
 export const DEFAULT_TIMEOUTS = Object.freeze({
   soft: '15m',
   hard: '30m',

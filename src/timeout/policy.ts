@@ -25,6 +25,7 @@ export class TimeoutPolicy {
   readonly hardSignal: NodeJS.Signals;
   readonly softTarget: SoftTarget;
 
+  /** Validates every option now, so a bad duration fails at configuration rather than at an agent's start. */
   constructor(options: TimeoutOptions = {}) {
     const resolved = resolveTimeoutOptions(options);
     this.soft = resolved.soft;

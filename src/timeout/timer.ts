@@ -30,6 +30,7 @@ export interface TimeoutTarget {
   onHardTimeout(info: TimeoutInfo): void;
 }
 
+/** Options of {@link TimeoutPolicy.arm}. */
 export interface ArmOptions {
   /**
    * Receives what a target method threw or rejected with. Default: such errors are dropped,
