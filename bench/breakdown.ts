@@ -5,6 +5,7 @@
  * benchmark issue asks for wherever the lifecycle target is missed.
  */
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
@@ -208,6 +209,12 @@ async function hostExtras(env: BenchEnv, ops: number): Promise<[string, number][
     ['cgroup.stats() (the exit report)', await each(() => live.stats())],
     ['cgroup.populated()', await each(() => live.populated())],
     ['TimeoutPolicy.arm() + clear() (default 15 min / 30 min)', await each(() => policy.arm(target).clear())],
+    [
+      "4 × open + close of /dev/null (join.ts's free-descriptor check before each spawn)",
+      await each(() => {
+        for (let k = 0; k < 4; k++) closeSync(openSync('/dev/null', 'r'));
+      }),
+    ],
   ];
 }
 

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Cgroup, DEFAULT_AGENT_LIMITS, type Agent } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
 import { notifyJoined, notifySpawn } from './lib/notify.js';
-import type { SectionResult } from './lib/report.js';
+import { profile } from './lib/profile.js';
+import type { SectionResult, Table } from './lib/report.js';
 import { median, mmm, ms, summarize } from './lib/stats.js';
 
 interface BurstRun {
@@ -83,6 +84,18 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
     if (bad.length > 0) throw new Error(`${bad.length} burst agents did not exit cleanly: ${JSON.stringify(bad[0])}`);
     runs.push({ bare, cgroup, notify, host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start });
   }
+  // One more AgentHost burst under the profiler: where the main thread's time goes.
+  let profiledAgents: Agent[] = [];
+  const summary = await profile(async () => {
+    profiledAgents = await Promise.all(Array.from({ length: count }, (_, i) => host.spawn(`p-${i}`, { command: 'sleep', args: [String(burstSleep)] })));
+  });
+  await Promise.all(profiledAgents.map((a) => a.kill({ force: true })));
+  const busy = summary.categories.filter(([c]) => c !== '(idle)').reduce((a, [, v]) => a + v, 0);
+  const profileTable: Table = {
+    title: `CPU profile of one more AgentHost burst of ${count}, until all running: ${ms(busy)} busy of ${ms(summary.totalMs)}`,
+    columns: ['where', 'self time', 'per agent', 'share of busy'],
+    rows: summary.categories.slice(0, 10).map(([c, v]) => [c, ms(v), ms(v / count), c === '(idle)' ? '–' : `${((v / busy) * 100).toFixed(0)} %`]),
+  };
   const s = (pick: (r: BurstRun) => number) => summarize(runs.map(pick));
   const hostMedian = median(runs.map((r) => r.host));
   const early = Math.max(...runs.map((r) => r.exitedEarly));
@@ -109,6 +122,7 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
           [`AgentHost: from the start until all ${count} exited, reaped and removed (sleep ${burstSleep} s)`, mmm(s((r) => r.hostDone)), '–'],
         ],
       },
+      profileTable,
     ],
     notes: [
       `${burstRuns} run(s), the variants side by side in each; every AgentHost agent ran to its natural exit (exit 0); ${early} had already exited when the last one started.`,

@@ -212,7 +212,8 @@ export async function lifecycle(env: BenchEnv): Promise<SectionResult> {
       continue;
     }
     const x = median(other.rounds) / median(host.rounds);
-    headlines.push({ metric: `AgentHost vs ${name}`, result: `${ratio(x)} faster (${ms(median(other.rounds))})`, target: 'faster', verdict: x > 1 ? 'met' : 'missed' });
+    const result = x >= 1 ? `${ratio(x)} faster` : `${ratio(1 / x)} slower`;
+    headlines.push({ metric: `AgentHost vs ${name}`, result: `${result} (${ms(median(host.rounds))} vs ${ms(median(other.rounds))})`, target: 'faster', verdict: x > 1 ? 'met' : 'missed' });
   }
   const { rounds, perRound } = env.scale;
   return {
