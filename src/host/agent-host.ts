@@ -40,6 +40,7 @@ import { MemoryMonitor, type HostMemory, type MemoryMonitorOptions, type ReliefR
 export const AGENT_ID_ENV = 'NOVA_AGENT_ID';
 export { AGENT_CGROUP_ENV };
 
+/** Options of an {@link AgentHost}: every one has a default (the seed's values); docs/host.md has the table. */
 export interface AgentHostOptions {
   /** The agents' root cgroup; default: chosen by the delegation rules (see docs/host.md). */
   cgroupRoot?: string | Cgroup;
@@ -79,8 +80,11 @@ export interface AgentHostOptions {
   logger?: Logger;
 }
 
+/** What to run as an agent and how: the command, its limits, priority and workspace, plus {@link SpawnOptions}. */
 export interface SpawnAgentOptions extends SpawnOptions {
+  /** The executable, looked up on the agent's PATH (`ERR_SPAWN_NOT_FOUND` before anything is created). */
   command: string;
+  /** Its arguments, passed as they are (no shell). */
   args?: readonly string[];
   /** Lease a workspace slot and use it as `cwd` (unless `cwd` is given). Needs `workspaces` on the host. */
   workspace?: boolean;
@@ -124,6 +128,11 @@ interface Queued {
 
 const activeRoots = new Set<string>();
 
+/**
+ * The orchestrator's one object: runs each agent in its own memory-limited cgroup, queues them
+ * (admission paused while host memory is high), enforces timeouts, kills and relieves, reports,
+ * and cleans up after every agent and itself. `start()` before spawning; `dispose()` when done.
+ */
 export class AgentHost extends Emitter<AgentHostEvents> {
   readonly #options: AgentHostOptions;
   readonly #limits: Limits;
@@ -152,6 +161,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   /** OOM kills seen since start(), in agents that have ended too. */
   #oomKills = 0;
 
+  /** Validates the options (typed errors for bad limits or durations); touches no cgroup until {@link start}. */
   constructor(options: AgentHostOptions = {}) {
     super();
     this.#options = options;
@@ -180,6 +190,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     return this.#placement?.supervisor;
   }
 
+  /** The workspace pool, when `workspaces` was configured. */
   get workspaces(): WorkspacePool | undefined {
     return this.#pool;
   }
@@ -458,6 +469,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.removeAllListeners();
   }
 
+  /** Same as {@link dispose}, for `await using host = …`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
