@@ -8,8 +8,10 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { AgentHostError, ErrorCode } from '../errors.js';
 
+/** Where one stdio stream goes: nowhere, a pipe, the orchestrator's own, an open fd, or a file. */
 export type StdioOption = 'ignore' | 'pipe' | 'inherit' | number | { file: string; append?: boolean };
 
+/** How a process is started in a cgroup ({@link Cgroup.spawn}); also part of `SpawnAgentOptions`. */
 export interface SpawnOptions {
   /** Working directory. Default: the orchestrator's. */
   cwd?: string;
@@ -34,6 +36,10 @@ const SHIM = '/bin/sh';
 const SHIM_SCRIPT = `while [ "$1" != -- ]; do echo $$ >"$1" || { echo "nova-agent-host: cannot join cgroup ($1)" >&2; exit ${JOIN_FAILED_EXIT_CODE}; }; shift; done; shift; exec "$@"`;
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ'];
 
+/**
+ * The execa subprocess of {@link Cgroup.spawn}: a ChildProcess and a promise of its result that
+ * never rejects (a failure is in the result's `exitCode`, `signal` and `cause`).
+ */
 export type Subprocess = ResultPromise<{ reject: false; buffer: boolean; cleanup: false }>;
 
 export function spawnJoined(procsFiles: string[], command: string, args: readonly string[], options: SpawnOptions = {}): Subprocess {
