@@ -5,12 +5,13 @@
  * directories in every hierarchy, and processes found by scanning /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterEach, expect } from 'vitest';
+import { buildSync } from 'esbuild';
+import { afterAll, afterEach, expect } from 'vitest';
 import { AgentHost, Cgroup, isAgentHostError, type AgentHostOptions, type Limits } from '../../src/index.js';
 import { leftovers, uniqueName } from '../helpers/cgroups.js';
 import { allProcesses, cgroupsOf, isAlive } from '../helpers/procs.js';
@@ -189,6 +190,42 @@ export function kernelKey(dir: string, file: string, key: string): number {
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
+let bundleDir: string | undefined;
+const bundles = new Map<string, string>();
+afterAll(() => {
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+});
+
+/**
+ * A fixture script bundled into one self-contained .mjs (esbuild, which tsup brings), built once
+ * per test file. `node --import tsx` would transform the sources on every start: seconds natively,
+ * tens of seconds under the VM's software emulation, for each child process.
+ */
+export function bundledFixture(script: string): string {
+  let out = bundles.get(script);
+  if (out === undefined) {
+    if (bundleDir === undefined) {
+      bundleDir = mkdtempSync(join(tmpdir(), 'nova-fixtures-'));
+      // Readable by the other user some fixtures run as.
+      chmodSync(bundleDir, 0o755);
+    }
+    out = join(bundleDir, script.replace(/\.ts$/, '.mjs'));
+    buildSync({
+      entryPoints: [join(FIXTURES, script)],
+      outfile: out,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      logLevel: 'silent',
+      // CommonJS dependencies bundled into ESM still call require() for node built-ins.
+      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    });
+    bundles.set(script, out);
+  }
+  return out;
+}
+
 export interface NodeChild {
   child: ChildProcess;
   /** Lines the child printed so far. */
@@ -200,11 +237,11 @@ export interface NodeChild {
 }
 
 /**
- * Runs a fixture script with `node --import tsx`, optionally wrapped (`['prlimit', '--nofile=64']`,
- * `['unshare', '--pid', ...]`); killed with SIGKILL after the test if still running.
+ * Runs a fixture script (bundled: see {@link bundledFixture}) with node, optionally wrapped
+ * (`['prlimit', '--nofile=64']`, `['unshare', '--pid', ...]`); SIGKILLed after the test if still running.
  */
 export function runFixture(script: string, config: unknown, wrap: string[] = [], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): NodeChild {
-  const [command, ...args] = [...wrap, process.execPath, '--import', 'tsx', join(FIXTURES, script), JSON.stringify(config)];
+  const [command, ...args] = [...wrap, process.execPath, bundledFixture(script), JSON.stringify(config)];
   const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd, env: options.env });
   defer(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

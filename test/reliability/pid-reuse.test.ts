@@ -7,13 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/index.js';
 import { hasCommand, skipIf } from '../helpers/kernel.js';
 import type { PidReuseConfig, PidReuseReport } from './fixtures/pid-reuse.js';
-import { agentsRoot, runFixture, scratch } from './helpers.js';
+import { agentsRoot, bundledFixture, runFixture, scratch } from './helpers.js';
 
 describe('6. PID reuse', () => {
   it('a recycled pid is never signalled: kill by id, through a stale Agent, or of an adopted agent whose main pid was reused', { timeout: 120_000 }, async (ctx) => {
     skipIf(ctx, !hasCommand('unshare') && 'unshare(1) is missing: no pid namespace to recycle pids in');
     const root = agentsRoot('pidns');
-    const config: PidReuseConfig = { root1: root.child('one').location, root2: root.child('two').location, dir: scratch('pidns') };
+    const config: PidReuseConfig = { orchestrator: bundledFixture('orchestrator.ts'), root1: root.child('one').location, root2: root.child('two').location, dir: scratch('pidns') };
     // The shell is pid 1 of the namespace and reaps orphans; `exit $?` keeps it from exec'ing node.
     const fixture = runFixture('pid-reuse.ts', config, [
       'unshare', '--pid', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', '"$0" "$@"; exit $?',

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/index.js';
 import { hasCommand, skipIf } from '../helpers/kernel.js';
 import type { EmfileConfig, EmfileDone, EmfileRound } from './fixtures/emfile.js';
-import { agentsRoot, cgroupTree, failure, runFixture, scratch, startHost } from './helpers.js';
+import { agentsRoot, cgroupTree, failure, IN_VM, runFixture, scratch, startHost } from './helpers.js';
 
 describe('10. spawn failures release the cgroup and the workspace', () => {
   it('ENOENT, EACCES (typed, before anything starts); a failed exec after the join (the agent ends 126/127)', async () => {
@@ -56,7 +56,7 @@ describe('10. spawn failures release the cgroup and the workspace', () => {
     skipIf(ctx, !hasCommand('prlimit') && 'prlimit(1) is missing');
     const root = agentsRoot('emfile');
     const dir = scratch('emfile');
-    const config: EmfileConfig = { cgroupRoot: root.location, stateDir: join(dir, 'state'), workspaces: { root: join(dir, 'ws'), slots: 32 }, rounds: 24 };
+    const config: EmfileConfig = { cgroupRoot: root.location, stateDir: join(dir, 'state'), workspaces: { root: join(dir, 'ws'), slots: 32 }, rounds: IN_VM ? 12 : 24 };
     const run = runFixture('emfile.ts', config, ['prlimit', '--nofile=96:96']);
     const done = await run.line<EmfileDone>('DONE', 110_000);
     const rounds = run.lines.filter((l) => l.startsWith('ROUND ')).map((l) => JSON.parse(l.slice(6)) as EmfileRound);
