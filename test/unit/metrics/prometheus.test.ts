@@ -33,6 +33,7 @@ function status(extra: Partial<HostStatus> = {}): HostStatus {
     at: 0,
     root: '/sys/fs/cgroup/nova-agents',
     memory: { total: 16 * GiB, available: 12 * GiB, used: 4 * GiB, usedRatio: 0.25, swapTotal: 0, swapFree: 0 },
+    level: undefined,
     counts: { queued: 2, running: 2, stopping: 1, exited: 0 },
     agents: [row('a1', 100 * 2 ** 20), row('a2', 200 * 2 ** 20, { limit: Infinity }), { id: 'q1', state: 'queued', uptimeMs: undefined, priority: 0 }],
     oomKills: 3,
