@@ -66,6 +66,8 @@ export async function profile(fn: () => Promise<void>, intervalUs = 100): Promis
   const functions = new Map<string, number>();
   for (const [id, us] of self) {
     const { url, functionName } = byId.get(id)!.callFrame;
+    // The inspector's own dispatch (Profiler.stop building the profile) is not the workload's.
+    if (url === '' && functionName === 'dispatch') continue;
     const cat = category(url, functionName);
     categories.set(cat, (categories.get(cat) ?? 0) + us / 1000);
     const fnKey = `${cat}: ${functionName || '(anonymous)'}`;
