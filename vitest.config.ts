@@ -25,6 +25,10 @@ export default defineConfig({
           // Misbehaving agents and a hostile environment, on the real kernel (docs/reliability.md).
           name: 'reliability',
           include: ['test/reliability/**/*.test.ts'],
+          // One module cache for all its files (per-file hooks in the setup file): loading the
+          // library afresh for every file costs ~10 s each in the v2 VM's software emulation.
+          isolate: false,
+          setupFiles: ['test/reliability/setup.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,

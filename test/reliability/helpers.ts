@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
-import { afterAll, afterEach, expect } from 'vitest';
+import { expect } from 'vitest';
 import { AgentHost, Cgroup, isAgentHostError, type AgentHostOptions, type Limits } from '../../src/index.js';
 import { leftovers, uniqueName } from '../helpers/cgroups.js';
 import { allProcesses, cgroupsOf, isAlive } from '../helpers/procs.js';
@@ -31,7 +31,8 @@ export function defer(fn: () => Promise<void> | void): void {
   cleanups.push(fn);
 }
 
-afterEach(async () => {
+/** Runs what {@link defer} registered, last first; the project's setup file calls it after each test. */
+export async function runDeferred(): Promise<void> {
   const errors: unknown[] = [];
   for (const fn of cleanups.splice(0).reverse()) {
     try {
@@ -41,7 +42,7 @@ afterEach(async () => {
     }
   }
   if (errors.length > 0) throw errors[0];
-});
+}
 
 /** A temp directory, removed after the test. */
 export function scratch(label = 'rel'): string {
@@ -192,9 +193,13 @@ export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
 let bundleDir: string | undefined;
 const bundles = new Map<string, string>();
-afterAll(() => {
+
+/** Removes the bundled fixtures; the project's setup file calls it after each file. */
+export function removeBundles(): void {
   if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
-});
+  bundleDir = undefined;
+  bundles.clear();
+}
 
 /**
  * A fixture script bundled into one self-contained .mjs (esbuild, which tsup brings), built once
