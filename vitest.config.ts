@@ -29,6 +29,7 @@ export default defineConfig({
           // library afresh for every file costs ~10 s each in the v2 VM's software emulation.
           isolate: false,
           setupFiles: ['test/reliability/setup.ts'],
+          globalSetup: ['test/reliability/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -5,13 +5,11 @@
  * directories in every hierarchy, and processes found by scanning /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
-import { expect } from 'vitest';
+import { expect, inject } from 'vitest';
 import { AgentHost, Cgroup, isAgentHostError, type AgentHostOptions, type Limits } from '../../src/index.js';
 import { leftovers, uniqueName } from '../helpers/cgroups.js';
 import { allProcesses, cgroupsOf, isAlive } from '../helpers/procs.js';
@@ -189,46 +187,9 @@ export function kernelKey(dir: string, file: string, key: string): number {
   return Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
 }
 
-export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
-
-let bundleDir: string | undefined;
-const bundles = new Map<string, string>();
-
-/** Removes the bundled fixtures; the project's setup file calls it after each file. */
-export function removeBundles(): void {
-  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
-  bundleDir = undefined;
-  bundles.clear();
-}
-
-/**
- * A fixture script bundled into one self-contained .mjs (esbuild, which tsup brings), built once
- * per test file. `node --import tsx` would transform the sources on every start: seconds natively,
- * tens of seconds under the VM's software emulation, for each child process.
- */
+/** A fixture script as bundled by the project's global setup: runnable with plain `node`. */
 export function bundledFixture(script: string): string {
-  let out = bundles.get(script);
-  if (out === undefined) {
-    if (bundleDir === undefined) {
-      bundleDir = mkdtempSync(join(tmpdir(), 'nova-fixtures-'));
-      // Readable by the other user some fixtures run as.
-      chmodSync(bundleDir, 0o755);
-    }
-    out = join(bundleDir, script.replace(/\.ts$/, '.mjs'));
-    buildSync({
-      entryPoints: [join(FIXTURES, script)],
-      outfile: out,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      logLevel: 'silent',
-      // CommonJS dependencies bundled into ESM still call require() for node built-ins.
-      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    });
-    bundles.set(script, out);
-  }
-  return out;
+  return join(inject('reliabilityFixtures'), script.replace(/\.ts$/, '.mjs'));
 }
 
 export interface NodeChild {
@@ -242,7 +203,7 @@ export interface NodeChild {
 }
 
 /**
- * Runs a fixture script (bundled: see {@link bundledFixture}) with node, optionally wrapped
+ * Runs a fixture script (bundled: see global-setup.ts) with node, optionally wrapped
  * (`['prlimit', '--nofile=64']`, `['unshare', '--pid', ...]`); SIGKILLed after the test if still running.
  */
 export function runFixture(script: string, config: unknown, wrap: string[] = [], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): NodeChild {

@@ -11,7 +11,7 @@ import { AgentHost, type AgentResult } from '../../src/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { agentsRoot, childProcesses, defer, IN_VM, processesIn, scratch, SMALL } from './helpers.js';
 
-const AGENTS = IN_VM ? 30 : 300;
+const AGENTS = IN_VM ? 24 : 300;
 
 /** Active handles and requests by type, e.g. { Timeout: 2, FSEventWrap: 1 }. */
 function resources(): Record<string, number> {

@@ -4,8 +4,7 @@
  * loading the library afresh for every file cost ~10 s each), so per-file hooks live here rather
  * than in helpers.ts, which is evaluated only once.
  */
-import { afterAll, afterEach } from 'vitest';
-import { removeBundles, runDeferred } from './helpers.js';
+import { afterEach } from 'vitest';
+import { runDeferred } from './helpers.js';
 
 afterEach(runDeferred);
-afterAll(removeBundles);
