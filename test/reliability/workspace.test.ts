@@ -40,7 +40,8 @@ describe('7. workspace slot cleanup never follows a link', () => {
   it('links to /, to files and dirs outside, hard links, loops, unreadable dirs, FIFOs, odd names, a writer still running', async () => {
     const outside = sentinel();
     const wsRoot = join(scratch('ws'), 'pool');
-    const { host } = await startHost({ workspaces: { root: wsRoot, slots: 1 } }, 'slot');
+    const { host, dir } = await startHost({ workspaces: { root: wsRoot, slots: 1 } }, 'slot');
+    const stop = join(dir, 'stop');
     const o = outside.dir;
     const script = [
       'ln -s / root-link',
@@ -54,7 +55,8 @@ describe('7. workspace slot cleanup never follows a link', () => {
       `mkdir -p deep/a/b/c/d/e && ln -s '${o}/tree/deeper' deep/a/b/c/d/e/link`,
       // A process that outlives the main one, still making links: KillMode kills it before the clean.
       `( while :; do ln -sf '${o}' "churn-$$-$(date +%N)" 2>/dev/null; sleep 0.05; done ) &`,
-      'sleep 0.3',
+      // The main process ends when the test says so; the churner is still at work then.
+      `while [ ! -e '${stop}' ]; do sleep 0.05; done`,
     ].join('\n');
     const agent = await host.spawn('linker', { command: 'sh', args: ['-c', script], workspace: true });
     const slot = agent.workspace!;
@@ -64,6 +66,7 @@ describe('7. workspace slot cleanup never follows a link', () => {
       expect.arrayContaining(['root-link', 'file-link', 'dir-link', 'hard-link', 'loop-a', 'loop-b', 'locked', 'fifo', 'new\nline', ' leading space', '-rf', '*', '..."', 'deep']),
     );
     expect(statSync(outside.file).nlink).toBe(2);
+    writeFileSync(stop, '');
     const result = await agent.result;
     expect(result).toMatchObject({ reason: 'exit', exitCode: 0 });
     expect(processesIn(agent.cgroup!)).toEqual([]);
