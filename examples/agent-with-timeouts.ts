@@ -1,6 +1,7 @@
 /**
  * Timeouts, both sides (the seed: "15 minute soft limit — SIGUSR1, 30 minute hard limit — SIGTERM").
- * Shortened here to 1 s soft / 3 s hard / 1 s grace. Two agents run the harness in
+ * Shortened here to 3 s soft / 6 s hard / 1 s grace (enough for node + tsx to start on a busy machine:
+ * a Node agent that gets SIGUSR1 before it installs its handler opens the inspector instead). Two agents run the harness in
  * examples/agent-timeouts-harness.ts, which uses `onTimeoutSignals` from `nova-agent-host/agent`:
  *   - "quick" wraps up within 0.5 s of SIGUSR1: saves its state and exits before the hard timeout;
  *   - "slow" needs 10 s to wrap up: SIGTERM at the hard timeout interrupts it and it saves partial state.
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentHost, TimeoutPolicy } from 'nova-agent-host';
 
-const host = new AgentHost({ timeouts: new TimeoutPolicy({ soft: '1s', hard: '3s', grace: '1s' }) });
+const host = new AgentHost({ timeouts: new TimeoutPolicy({ soft: '3s', hard: '6s', grace: '1s' }) });
 host.on('soft-timeout', (agent, e) => console.log(`${agent.id}: soft timeout after ${Math.round(e.elapsedMs)} ms (SIGUSR1)`));
 host.on('hard-timeout', (agent, e) => console.log(`${agent.id}: hard timeout after ${Math.round(e.elapsedMs)} ms (SIGTERM)`));
 await host.start();
