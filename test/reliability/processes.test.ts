@@ -91,12 +91,14 @@ describe('3. escape attempts', () => {
     const { args, markers, pids } = escapist(dir, nested);
     const agent = await host.spawn('escapist', { command: 'sh', args });
     const cgroup = agent.cgroup!;
-    await waitFor(() => readPids(pids).length === markers.length, { message: 'every hidden process started' });
+    // Each wrote its pid, then exec'd its marked sleep.
+    await waitFor(() => readPids(pids).length === markers.length && markers.every((m) => processesWith(m).length === 1), {
+      message: 'every hidden process started',
+    });
     const hidden = readPids(pids);
     expect(alive(hidden)).toEqual(hidden);
     // Every one of them is still inside the agent's cgroup (or below it), whatever it did.
     expect(processesIn(cgroup)).toEqual(expect.arrayContaining([agent.pid!, ...hidden]));
-    for (const marker of markers) expect(processesWith(marker), marker).toHaveLength(1);
 
     const result =
       ending === 'a forced kill'
