@@ -14,7 +14,7 @@ import { StateStore } from '../src/host/state.js';
 import type { BenchEnv } from './lib/env.js';
 import { interleave, type Variant } from './lifecycle.js';
 import { run } from './lib/proc.js';
-import { notifyJoined, notifySpawn, NOTIFY_SHIM, procsFiles } from './lib/notify.js';
+import { countSpinJoined, notifyJoined, notifySpawn, NOTIFY_SHIM, procsFiles } from './lib/alternatives.js';
 import { instrument, type Probe } from './lib/instrument.js';
 import { profile } from './lib/profile.js';
 import type { SectionResult, Table } from './lib/report.js';
@@ -85,8 +85,17 @@ function mechanismVariants(env: BenchEnv): Variant[] {
       },
     },
     {
+      name: 'cgroup.spawn() + joined() as before (20-turn spin)',
+      does: 'joined() up to 64b64a9: poll cgroup.procs on 20 event-loop turns, then every 1 ms → exit',
+      op: async () => {
+        const subprocess = target.spawn(COMMAND);
+        await countSpinJoined(target, subprocess);
+        await subprocess;
+      },
+    },
+    {
       name: 'cgroup.spawn() + joined() (the library)',
-      does: 'execa + shim, joined() polls cgroup.procs (setImmediate ×20, then 1 ms sleeps) → exit',
+      does: 'execa + shim; joined() polls cgroup.procs on every event-loop turn for 2 ms, then every 1 ms → exit',
       op: async () => {
         const subprocess = target.spawn(COMMAND);
         await target.joined(subprocess);

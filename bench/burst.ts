@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Cgroup, DEFAULT_AGENT_LIMITS, type Agent } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
-import { notifyJoined, notifySpawn } from './lib/notify.js';
+import { notifyJoined, notifySpawn } from './lib/alternatives.js';
 import { profile } from './lib/profile.js';
 import type { SectionResult, Table } from './lib/report.js';
 import { median, mmm, ms, summarize } from './lib/stats.js';

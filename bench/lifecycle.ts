@@ -8,6 +8,7 @@
 import { relative } from 'node:path';
 import { Cgroup, DEFAULT_AGENT_LIMITS, parseSize } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
+import { countSpinJoined } from './lib/alternatives.js';
 import { available, run, runOk } from './lib/proc.js';
 import type { Headline, SectionResult } from './lib/report.js';
 import { median, mmm, ms, ratio, summarize } from './lib/stats.js';
@@ -142,6 +143,18 @@ export function lifecycleVariants(env: BenchEnv): Variant[] {
         const cgroup = Cgroup.create(cgroupParent, `c${i}`, { limits: DEFAULT_AGENT_LIMITS });
         const subprocess = cgroup.spawn(COMMAND);
         await cgroup.joined(subprocess);
+        const result = await subprocess;
+        if (result.exitCode !== 0) throw new Error(`agent exited ${result.exitCode}`);
+        await cgroup.delete();
+      },
+    },
+    {
+      name: 'Cgroup, joined() as before',
+      does: 'the same with joined() as it was up to 64b64a9 (20-turn spin, then 1 ms sleeps): before and after side by side',
+      op: async (i) => {
+        const cgroup = Cgroup.create(cgroupParent, `b${i}`, { limits: DEFAULT_AGENT_LIMITS });
+        const subprocess = cgroup.spawn(COMMAND);
+        await countSpinJoined(cgroup, subprocess);
         const result = await subprocess;
         if (result.exitCode !== 0) throw new Error(`agent exited ${result.exitCode}`);
         await cgroup.delete();
