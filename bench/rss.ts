@@ -62,7 +62,9 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
   const config = { lib, stateDir: join(env.dir, 'rss-state'), agents: rssAgents, concurrency: cycleConcurrency, samples: 10 };
   const result = await runChild(child, { ...config, root: env.cgroup('rss').location, cycles });
   // The same with V8's young generation capped: how much of the RSS is heap V8 grew for spawn churn.
-  const capped = await runChild(child, { ...config, root: env.cgroup('rss-capped').location, cycles: Math.min(cycles, 2000), samples: 2 }, [SEMI_SPACE]);
+  const capped = env.scale.rssCapped
+    ? await runChild(child, { ...config, root: env.cgroup('rss-capped').location, cycles: Math.min(cycles, 2000), samples: 2 }, [SEMI_SPACE])
+    : undefined;
   const { checkpoints } = result;
   const series = checkpoints.filter((c) => c.label === 'cycles');
   const after = checkpoints.at(-1)!;
@@ -84,12 +86,16 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
         target: '≤ 60 MB',
         verdict: managing.rss <= LIMIT ? 'met' : 'missed',
       },
-      {
-        metric: `… the same with node ${SEMI_SPACE}`,
-        result: mb(capped.checkpoints.find((c) => c.label.startsWith('managing'))!.rss),
-        target: '≤ 60 MB',
-        verdict: capped.checkpoints.find((c) => c.label.startsWith('managing'))!.rss <= LIMIT ? 'met' : 'missed',
-      },
+      ...(capped
+        ? [
+            {
+              metric: `… the same with node ${SEMI_SPACE}`,
+              result: mb(capped.checkpoints.find((c) => c.label.startsWith('managing'))!.rss),
+              target: '≤ 60 MB',
+              verdict: capped.checkpoints.find((c) => c.label.startsWith('managing'))!.rss <= LIMIT ? ('met' as const) : ('missed' as const),
+            },
+          ]
+        : []),
       {
         metric: `RSS / heap after ${after.cycles} cycles; growth per 1000`,
         result: `${mb(after.rss)} / ${mb(after.heapUsed)}; ${mb(rssGrowth)} / ${mb(heapGrowth)}`,
@@ -99,17 +105,19 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
     ],
     tables: [
       { columns: ['checkpoint (after gc())', 'RSS', 'heap used', 'heap total', 'external'], rows },
-      {
-        title: `The same with \`node ${SEMI_SPACE}\` (V8's young generation capped at 1 MB per semi-space)`,
-        columns: ['checkpoint (after gc())', 'RSS', 'heap used', 'heap total'],
-        rows: capped.checkpoints
-          .filter((c) => c.label !== 'cycles')
-          .map((c) => [c.label, mb(c.rss), mb(c.heapUsed), mb(c.heapTotal)]),
-      },
+      ...(capped
+        ? [
+            {
+              title: `The same with \`node ${SEMI_SPACE}\` (V8's young generation capped at 1 MB per semi-space)`,
+              columns: ['checkpoint (after gc())', 'RSS', 'heap used', 'heap total'],
+              rows: capped.checkpoints.filter((c) => c.label !== 'cycles').map((c) => [c.label, mb(c.rss), mb(c.heapUsed), mb(c.heapTotal)]),
+            },
+          ]
+        : []),
     ],
     notes: [
       `peak RSS seen during the run (sampled, not after GC): ${mb(result.peakRss)}; ${after.cycles} cycles of /bin/true, ${cycleConcurrency} at a time, took ${(result.cyclesMs / 1000).toFixed(1)} s (${(result.cyclesMs / after.cycles).toFixed(2)} ms per cycle, ${((after.cycles / result.cyclesMs) * 1000).toFixed(0)} agents/s).`,
-      `Growth is measured from the first sample during the cycles (${first.cycles} cycles) to the end. With ${SEMI_SPACE}: ${capped.checkpoints.at(-1)!.cycles} cycles took ${(capped.cyclesMs / 1000).toFixed(1)} s; peak RSS ${mb(capped.peakRss)}.`,
+      `Growth is measured from the first sample during the cycles (${first.cycles} cycles) to the end.${capped ? ` With ${SEMI_SPACE}: ${capped.checkpoints.at(-1)!.cycles} cycles took ${(capped.cyclesMs / 1000).toFixed(1)} s; peak RSS ${mb(capped.peakRss)}.` : ''}`,
     ],
     data: result,
   };

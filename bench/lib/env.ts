@@ -38,6 +38,8 @@ export interface Scale {
   rssAgents: number;
   cycles: number;
   cycleConcurrency: number;
+  /** Also measure RSS with V8's young generation capped (a second orchestrator run). */
+  rssCapped: boolean;
   /** Breakdown: operations per step. */
   breakdownOps: number;
 }
@@ -56,15 +58,16 @@ export const NATIVE_SCALE: Scale = {
   rssAgents: 300,
   cycles: 10_000,
   cycleConcurrency: 8,
+  rssCapped: true,
   breakdownOps: 200,
 };
 
 /** The VM emulates its CPUs in software (TCG): everything is 20–100× slower, so it does less of it. */
 export const VM_SCALE: Scale = {
   rounds: 4,
-  perRound: 10,
+  perRound: 8,
   warmup: 2,
-  burst: 100,
+  burst: 60,
   burstRuns: 1,
   burstSleep: 5,
   tickCounts: [100, 300, 500],
@@ -72,9 +75,10 @@ export const VM_SCALE: Scale = {
   oomRuns: 20,
   reliefRuns: 5,
   rssAgents: 300,
-  cycles: 300,
+  cycles: 200,
   cycleConcurrency: 8,
-  breakdownOps: 40,
+  rssCapped: false,
+  breakdownOps: 25,
 };
 
 export const QUICK_SCALE: Scale = {
@@ -91,6 +95,7 @@ export const QUICK_SCALE: Scale = {
   rssAgents: 50,
   cycles: 500,
   cycleConcurrency: 8,
+  rssCapped: true,
   breakdownOps: 30,
 };
 
