@@ -118,7 +118,13 @@ describe('12. no shell, owner-only files, no leaked secrets', () => {
     process.env.NOVA_RELIABILITY_SECRET = secret;
     try {
       const { host } = await startHost({}, 'secret');
-      const environ = (pid: number): Record<string, string> =>
+      // /proc/<pid>/environ is the environment the running image was exec'd with: read it once the
+      // process is `sleep` itself (before that it may still be the forked orchestrator or the shim).
+      const environ = async (pid: number): Promise<Record<string, string>> => {
+        await waitFor(() => readlinkSync(`/proc/${pid}/exe`).endsWith('/sleep'), { message: `pid ${pid} exec'd sleep` });
+        return parsedEnviron(pid);
+      };
+      const parsedEnviron = (pid: number): Record<string, string> =>
         Object.fromEntries(
           readFileSync(`/proc/${pid}/environ`, 'utf8')
             .split('\0')
@@ -126,7 +132,7 @@ describe('12. no shell, owner-only files, no leaked secrets', () => {
             .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
         );
       const plain = await host.spawn('plain', { command: 'sleep', args: ['30'], env: { GIVEN: 'yes' } });
-      const env = environ(plain.pid!);
+      const env = await environ(plain.pid!);
       expect(env.NOVA_RELIABILITY_SECRET).toBeUndefined();
       expect(Object.values(env).join('\n')).not.toContain(secret);
       // Only the documented few are inherited, plus the explicit env, the agent's own two, and the
@@ -143,14 +149,14 @@ describe('12. no shell, owner-only files, no leaked secrets', () => {
       for (const fd of fds.slice(3)) expect(foreign.get(fd), `fd ${fd} of the agent`).toBe(readlinkSync(`/proc/${plain.pid}/fd/${fd}`));
 
       const asked = await host.spawn('asked', { command: 'sleep', args: ['30'], extendEnv: true });
-      expect(environ(asked.pid!).NOVA_RELIABILITY_SECRET).toBe(secret);
+      expect((await environ(asked.pid!)).NOVA_RELIABILITY_SECRET).toBe(secret);
       const dropped = await host.spawn('dropped', { command: 'sleep', args: ['30'], extendEnv: true, env: { NOVA_RELIABILITY_SECRET: undefined } });
-      expect(environ(dropped.pid!).NOVA_RELIABILITY_SECRET).toBeUndefined();
+      expect((await environ(dropped.pid!)).NOVA_RELIABILITY_SECRET).toBeUndefined();
 
       // run() inside an agent follows the same rule.
       const sub = host.run('plain', 'sleep', ['30']);
       const pid = await waitFor(() => sub.pid);
-      expect(environ(pid).NOVA_RELIABILITY_SECRET).toBeUndefined();
+      expect((await environ(pid)).NOVA_RELIABILITY_SECRET).toBeUndefined();
       await Promise.all([plain, asked, dropped].map((a) => a.kill({ force: true })));
       await sub;
     } finally {
