@@ -316,7 +316,10 @@ export class Cgroup {
 
   /** Child cgroups that exist now. */
   children(): Cgroup[] {
-    return childDirs(this.path).map((name) => this.child(name));
+    // Every hierarchy (v1): a crash between two rmdirs of a child leaves it in some hierarchies only,
+    // and the parent cannot be removed until those are found too.
+    const names = new Set(this.dirs.flatMap((dir) => childDirs(dir)));
+    return [...names].map((name) => this.child(name));
   }
 
   /**
