@@ -151,10 +151,12 @@ describe('TimeoutPolicy with real processes', () => {
   });
 
   it('an agent that exits before the soft deadline gets no signal', async () => {
-    const r = await run(`trap 'touch "$OUT.soft"' USR1; trap 'touch "$OUT.term"' TERM; sleep 0.1`);
+    // A soft deadline far beyond the agent's 0.1 s, so a loaded machine cannot make it late.
+    const roomy = new TimeoutPolicy({ soft: 1500 * TIME_SLACK, hard: 2000 * TIME_SLACK, grace: GRACE });
+    const r = await run(`trap 'touch "$OUT.soft"' USR1; trap 'touch "$OUT.term"' TERM; sleep 0.1`, roomy);
     expect(await r.result).toMatchObject({ exitCode: 0 });
     expect(r.timer.pending).toBe(false);
-    await sleep(HARD + GRACE + 100);
+    await sleep(roomy.hard! + roomy.grace + 100);
     expect(r.calls).toEqual([]);
     expect(r.file('soft') || r.file('term')).toBe(false);
   });
