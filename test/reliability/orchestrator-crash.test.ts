@@ -5,20 +5,41 @@
  * no workspace lease and no process behind.
  */
 import { randomInt } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { AgentHost, type Agent } from '../../src/index.js';
+import { AgentHost, Cgroup, type Agent } from '../../src/index.js';
+import { skipIf } from '../helpers/kernel.js';
 import { waitFor } from '../helpers/wait.js';
 import type { OrchestratorConfig, OrchestratorReady } from './fixtures/orchestrator.js';
-import { agentsRoot, alive, defer, IN_VM, processesIn, processesWith, readPids, runFixture, scratch, SMALL } from './helpers.js';
+import { agentsRoot, alive, cgroupTree, defer, IN_VM, processesIn, processesWith, readPids, runFixture, scratch, SMALL, v2 } from './helpers.js';
 
 const ROUNDS = IN_VM ? 1 : 3;
 
 describe('5. orchestrator killed with SIGKILL mid-run', () => {
   it(`a new host adopts the live agents, kills them on demand and cleans the dead (${ROUNDS} rounds, random kill moments)`, { timeout: 180_000 }, async () => {
     for (let round = 0; round < ROUNDS; round++) await crashAndReattach(round);
+  });
+});
+
+describe('5b. a cgroup half removed by a crash', () => {
+  it('v1: gone from the memory hierarchy but still in pids/freezer, it is found and removed on reattach', async (ctx) => {
+    skipIf(ctx, v2() && 'cgroup v2 removes a cgroup with one rmdir: nothing can be half removed');
+    const root = agentsRoot('halfgone');
+    const stateDir = join(scratch('halfgone'), 'state');
+    const half = Cgroup.create(root, 'half-removed', { limits: SMALL });
+    // What an orchestrator killed between its rmdirs leaves behind.
+    rmdirSync(half.location.memory!);
+    expect(cgroupTree(root).filter((d) => d.includes('half-removed')).length).toBeGreaterThan(0);
+    const host = new AgentHost({ cgroupRoot: root, stateDir, limits: SMALL });
+    defer(() => host.dispose());
+    const adopted: string[] = [];
+    host.on('adopt', (agent) => adopted.push(agent.id));
+    await host.start();
+    expect(adopted).toEqual([]);
+    expect(cgroupTree(root).filter((d) => !d.endsWith(':.'))).toEqual([]);
+    await host.dispose();
   });
 });
 
