@@ -3,7 +3,9 @@
  * `--out docs/benchmarks.md` it also writes them into that file (only this environment's section).
  * Benchmarks report; they never fail a build: the exit status is non-zero only if the bench itself broke.
  *
- *   npx tsx bench/run.ts [--out FILE] [--quick] [--only lifecycle,burst,...] [--json FILE]
+ *   npx tsx bench/run.ts [--out FILE] [--quick] [--only lifecycle,burst,...] [--json FILE] [--set oomRuns=50 ...]
+ *
+ * `--set NAME=NUMBER` overrides one figure of the scale (see Scale in bench/lib/env.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -14,7 +16,7 @@ import { monitorTick } from './monitor-tick.js';
 import { oomLatency } from './oom.js';
 import { relief } from './relief.js';
 import { rss } from './rss.js';
-import { BenchEnv, NATIVE_SCALE, QUICK_SCALE, VM_SCALE } from './lib/env.js';
+import { BenchEnv, NATIVE_SCALE, QUICK_SCALE, VM_SCALE, type Scale } from './lib/env.js';
 import { describeMachine, environmentKey, environmentTitle, machineLine } from './lib/machine.js';
 import { markdownSection, markdownTable, printSection, summaryTable, textTable, writeMarkedSection, type SectionResult } from './lib/report.js';
 
@@ -34,12 +36,20 @@ const { values } = parseArgs({
     json: { type: 'string' },
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    set: { type: 'string', multiple: true },
   },
 });
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const machine = describeMachine();
-const scale = values.quick ? QUICK_SCALE : machine.vm ? VM_SCALE : NATIVE_SCALE;
+const scale: Scale = { ...(values.quick ? QUICK_SCALE : machine.vm ? VM_SCALE : NATIVE_SCALE) };
+for (const setting of values.set ?? []) {
+  const [name, value] = setting.split('=');
+  if (name === undefined || !(name in scale) || value === undefined || !Number.isFinite(Number(value))) {
+    throw new Error(`--set ${setting}: expected NAME=NUMBER with NAME one of ${Object.keys(scale).join(', ')}`);
+  }
+  (scale as unknown as Record<string, number>)[name] = Number(value);
+}
 const wanted = values.only?.split(',').map((s) => s.trim()) ?? Object.keys(SECTIONS);
 for (const name of wanted) if (!(name in SECTIONS)) throw new Error(`unknown section ${name}; known: ${Object.keys(SECTIONS).join(', ')}`);
 
