@@ -45,8 +45,9 @@ const machine = describeMachine();
 const scale: Scale = { ...(values.quick ? QUICK_SCALE : machine.vm ? VM_SCALE : NATIVE_SCALE) };
 for (const setting of values.set ?? []) {
   const [name, value] = setting.split('=');
-  if (name === undefined || !(name in scale) || value === undefined || !Number.isFinite(Number(value))) {
-    throw new Error(`--set ${setting}: expected NAME=NUMBER with NAME one of ${Object.keys(scale).join(', ')}`);
+  const numeric = Object.keys(scale).filter((key) => typeof scale[key as keyof Scale] === 'number');
+  if (name === undefined || !numeric.includes(name) || value === undefined || !Number.isFinite(Number(value))) {
+    throw new Error(`--set ${setting}: expected NAME=NUMBER with NAME one of ${numeric.join(', ')}`);
   }
   (scale as unknown as Record<string, number>)[name] = Number(value);
 }
