@@ -45,18 +45,28 @@ export async function oomLatency(env: BenchEnv): Promise<SectionResult> {
     const agent: Agent = await host.spawn(id, { command: 'sh', args: ['-c', `tail /dev/zero & echo $! > '${pidFile}'; wait; exec sleep 600`] });
     const cgroup = agent.cgroup!;
     const times: Partial<Record<Mode, number>> = {};
-    const poll = (mode: Mode, every: number): NodeJS.Timeout =>
-      setInterval(() => {
+    const timers: NodeJS.Timeout[] = [];
+    // Each poller starts at a random phase: the hog's kill comes at a fairly fixed time after
+    // the spawn, and pollers started with it would all see it at the same point of their cycle.
+    const poll = (mode: Mode, every: number): void => {
+      const check = (): void => {
         try {
           if (times[mode] === undefined && (cgroup.memoryEvents()?.oomKill ?? 0) > 0) times[mode] = nowUs();
         } catch {
           // the cgroup went away: the run is over
         }
-      }, every);
-    const timers = [poll('poll100', 100), poll('poll1000', 1000)];
+      };
+      const begin = (): void => {
+        check();
+        timers.push(setInterval(check, every));
+      };
+      timers.push(setTimeout(begin, Math.random() * every));
+    };
+    poll('poll100', 100);
+    poll('poll1000', 1000);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && (!seen.has(id) || times.poll100 === undefined || times.poll1000 === undefined)) await sleep(5);
-    for (const timer of timers) clearInterval(timer);
+    for (const timer of timers) clearTimeout(timer);
     times.host = seen.get(id);
     await host.kill(id, { force: true });
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
@@ -91,7 +101,7 @@ export async function oomLatency(env: BenchEnv): Promise<SectionResult> {
     headlines,
     tables: [{ columns: ['how the kill is seen', 'n', 'min', 'median', 'p99', 'max'], rows }],
     notes: [
-      'Latency from the kernel\'s "Killed process" log record (its /dev/kmsg timestamp mapped onto process.hrtime by a timed marker write) to the moment the bench saw the event; one hog per run in a fresh 64M agent, all three observers on the same kill.',
+      'Latency from the kernel\'s "Killed process" log record (its /dev/kmsg timestamp mapped onto process.hrtime by a timed marker write) to the moment the bench saw the event; one hog per run in a fresh 64M agent, all three observers on the same kill, each poller started at a random phase of its interval.',
       ...(missed > 0 ? [`${missed} run(s) without a matching kernel record or host event were left out.`] : []),
     ],
     data: latencies,
