@@ -5,24 +5,20 @@
  * benchmark issue asks for wherever the lifecycle target is missed.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { Cgroup, DEFAULT_AGENT_LIMITS, TimeoutPolicy, whenSpawned, type Subprocess } from '../src/index.js';
 import { StateStore } from '../src/host/state.js';
 import type { BenchEnv } from './lib/env.js';
 import { interleave, type Variant } from './lifecycle.js';
 import { run } from './lib/proc.js';
-import { countSpinJoined, notifyJoined, notifySpawn, NOTIFY_SHIM, procsFiles } from './lib/alternatives.js';
+import { execaShimSpawn, polledJoined, procsFiles, SHIM } from './lib/alternatives.js';
 import { instrument, type Probe } from './lib/instrument.js';
 import { profile } from './lib/profile.js';
 import type { SectionResult, Table } from './lib/report.js';
 import { median, mmm, ms, ratio, summarize } from './lib/stats.js';
 
 const COMMAND = '/bin/true';
-/** The library's shim as it is (src/cgroup/join.ts): join every hierarchy, then exec. */
-const SHIM = NOTIFY_SHIM.replace(' 3>&-', '');
 const EXECA_OPTIONS = {
   stdio: ['ignore', 'ignore', 'ignore'],
   detached: true,
@@ -42,63 +38,33 @@ function exited(child: ReturnType<typeof spawn>): Promise<void> {
 
 function mechanismVariants(env: BenchEnv): Variant[] {
   let target: Cgroup;
+  const options = { stdio: 'ignore', detached: true, env: { PATH: process.env.PATH } } as const;
   return [
     { name: 'child_process.spawn', does: '`spawn(/bin/true)` → exit', op: async () => void (await run(COMMAND)) },
     {
       name: 'child_process.spawn + sh shim',
-      does: '`spawn(sh -c <join shim> … -- /bin/true)` → exit: the shim joins the cgroup, then execs',
+      does: '`spawn(sh -c <join shim> … -- /bin/true)` → exit: the shim joins the cgroup, then execs (what a busy cgroup gets)',
       setup: () => {
         target = env.cgroup('mech');
       },
-      op: () => exited(spawn('/bin/sh', ['-c', SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], { stdio: 'ignore', detached: true, env: { PATH: process.env.PATH } })),
-    },
-    {
-      name: 'child_process.spawn + shim + notify pipe',
-      does: 'the same plus the exec-notify pipe (fd 3), waiting for its EOF: what the pipe costs without execa',
-      op: async () => {
-        const child = spawn('/bin/sh', ['-c', NOTIFY_SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], {
-          stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-          detached: true,
-          env: { PATH: process.env.PATH },
-        });
-        const notify = child.stdio[3] as Readable;
-        const eof = new Promise<void>((resolve) => {
-          notify.once('close', () => resolve());
-          notify.resume();
-        });
-        await Promise.all([eof, exited(child)]);
-      },
-    },
-    { name: 'execa', does: 'execa(/bin/true) with join.ts\'s options → exit', op: async () => void (await execa(COMMAND, [], EXECA_OPTIONS)) },
-    {
-      name: 'execa + sh shim',
-      does: 'execa(sh -c <join shim> …) → exit, no join wait (= cgroup.spawn() → exit)',
-      op: async () => void (await execa('/bin/sh', ['-c', SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], EXECA_OPTIONS)),
-    },
-    {
-      name: 'execa + shim + exec-notify pipe (tried, reverted)',
-      does: 'the shim closes a 4th stdio pipe as it execs; await its EOF instead of polling → exit',
-      op: async () => {
-        const subprocess = notifySpawn(target, COMMAND);
-        await notifyJoined(subprocess);
-        await subprocess;
-      },
-    },
-    {
-      name: 'cgroup.spawn() + joined() as before (20-turn spin)',
-      does: 'joined() up to 64b64a9: poll cgroup.procs on 20 event-loop turns, then every 1 ms → exit',
-      op: async () => {
-        const subprocess = target.spawn(COMMAND);
-        await countSpinJoined(target, subprocess);
-        await subprocess;
-      },
+      op: () => exited(spawn('/bin/sh', ['-c', SHIM, 'nova-join', ...procsFiles(target), '--', COMMAND], options)),
     },
     {
       name: 'cgroup.spawn() + joined() (the library)',
-      does: 'execa + shim; joined() polls cgroup.procs on every event-loop turn for 2 ms, then every 1 ms → exit',
+      does: 'forks from inside the empty cgroup: the orchestrator steps in, spawns, steps out (v1: its thread; v2: the process) → exit',
       op: async () => {
         const subprocess = target.spawn(COMMAND);
         await target.joined(subprocess);
+        await subprocess;
+      },
+    },
+    { name: 'execa', does: 'execa(/bin/true) with the previous join.ts options → exit', op: async () => void (await execa(COMMAND, [], EXECA_OPTIONS)) },
+    {
+      name: 'execa + sh shim + polled joined() (before)',
+      does: 'the previous cgroup.spawn() + joined(): execa(sh -c <join shim> …), poll cgroup.procs → exit',
+      op: async () => {
+        const subprocess = execaShimSpawn(target, COMMAND);
+        await polledJoined(target, subprocess);
         await subprocess;
       },
     },
@@ -158,7 +124,7 @@ async function hostLifecycleSteps(env: BenchEnv, ops: number): Promise<Table> {
   const host = await env.host('host-steps');
   const probes: Probe[] = [
     { target: Cgroup, method: 'create', label: 'Cgroup.create with limits' },
-    { target: Cgroup.prototype, method: 'spawn', label: 'cgroup.spawn() (sync: execa, fork, exec of sh)' },
+    { target: Cgroup.prototype, method: 'spawn', label: 'cgroup.spawn() (sync: step in, fork + exec, step out)' },
     { target: Cgroup.prototype, method: 'joined', label: 'cgroup.joined()' },
     { target: Cgroup.prototype, method: 'watch', label: 'cgroup.watch()' },
     { target: StateStore.prototype, method: 'write', label: 'state file write' },
@@ -218,12 +184,6 @@ async function hostExtras(env: BenchEnv, ops: number): Promise<[string, number][
     ['cgroup.stats() (the exit report)', await each(() => live.stats())],
     ['cgroup.populated()', await each(() => live.populated())],
     ['TimeoutPolicy.arm() + clear() (default 15 min / 30 min)', await each(() => policy.arm(target).clear())],
-    [
-      "4 × open + close of /dev/null (join.ts's free-descriptor check before each spawn)",
-      await each(() => {
-        for (let k = 0; k < 4; k++) closeSync(openSync('/dev/null', 'r'));
-      }),
-    ],
   ];
 }
 
@@ -233,9 +193,9 @@ export async function breakdown(env: BenchEnv): Promise<SectionResult> {
   const stepRows: [string, number[]][] = [
     ['Cgroup.create (mkdir per hierarchy)', s.create],
     ['setLimits (4 limits; 5 writes on v1)', s.limits],
-    ['cgroup.spawn() call (sync: execa, fork + exec of sh)', s.spawnCall],
+    ['cgroup.spawn() call (sync: step in, fork + exec, step out)', s.spawnCall],
     ["… until the 'spawn' event", s.spawnEvent],
-    ['joined(): until the shim has joined', s.joined],
+    ['joined() (nothing to wait for: born inside)', s.joined],
     ['… until the exit is reaped', s.exit],
     ['delete()', s.remove],
     ['total', s.total],

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Cgroup, DEFAULT_AGENT_LIMITS, type Agent } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
-import { notifyJoined, notifySpawn } from './lib/alternatives.js';
+import { execaShimSpawn, polledJoined } from './lib/alternatives.js';
 import { profile } from './lib/profile.js';
 import type { SectionResult, Table } from './lib/report.js';
 import { median, mmm, ms, summarize } from './lib/stats.js';
@@ -14,8 +14,8 @@ import { median, mmm, ms, summarize } from './lib/stats.js';
 interface BurstRun {
   bare: number;
   cgroup: number;
-  /** Cgroup with the exec-notify join wait (tried and reverted). */
-  notify: number;
+  /** Cgroup with the previous spawn path (execa + sh shim + polled join). */
+  before: number;
   host: number;
   hostFirst: number;
   /** Agents that had already exited when the last one started (0: all were running at once). */
@@ -42,14 +42,17 @@ async function bareBurst(count: number, seconds: number): Promise<number> {
   return elapsed;
 }
 
-async function cgroupBurst(parent: Cgroup, count: number, seconds: number, run: string, notify: boolean): Promise<number> {
+async function cgroupBurst(parent: Cgroup, count: number, seconds: number, run: string, before: boolean): Promise<number> {
   const start = performance.now();
   const cgroups: Cgroup[] = [];
   await Promise.all(
     Array.from({ length: count }, (_, i) => {
       const cgroup = Cgroup.create(parent, `b${run}-${i}`, { limits: DEFAULT_AGENT_LIMITS });
       cgroups.push(cgroup);
-      if (notify) return notifyJoined(notifySpawn(cgroup, 'sleep', [String(seconds)]));
+      if (before) {
+        const subprocess = execaShimSpawn(cgroup, 'sleep', [String(seconds)]);
+        return polledJoined(cgroup, subprocess);
+      }
       return cgroup.joined(cgroup.spawn('sleep', [String(seconds)]));
     }),
   );
@@ -66,7 +69,7 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
   for (let run = 0; run < burstRuns; run++) {
     const bare = await bareBurst(count, burstSleep);
     const cgroup = await cgroupBurst(parent, count, burstSleep, `c${run}`, false);
-    const notify = await cgroupBurst(parent, count, burstSleep, `n${run}`, true);
+    const before = await cgroupBurst(parent, count, burstSleep, `n${run}`, true);
 
     const start = performance.now();
     let first = Infinity;
@@ -82,7 +85,7 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
     const results = await Promise.all(agents.map((a) => a.result));
     const bad = results.filter((r) => r.reason !== 'exit' || r.exitCode !== 0);
     if (bad.length > 0) throw new Error(`${bad.length} burst agents did not exit cleanly: ${JSON.stringify(bad[0])}`);
-    runs.push({ bare, cgroup, notify, host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start });
+    runs.push({ bare, cgroup, before, host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start });
   }
   // One more AgentHost burst under the profiler: where the main thread's time goes.
   let profiledAgents: Agent[] = [];
@@ -116,7 +119,7 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
         rows: [
           ['child_process.spawn (bare)', mmm(s((r) => r.bare)), ms(median(runs.map((r) => r.bare)) / count)],
           ['Cgroup (create + limits + spawn + joined)', mmm(s((r) => r.cgroup)), ms(median(runs.map((r) => r.cgroup)) / count)],
-          ['Cgroup, exec-notify join wait (tried, reverted)', mmm(s((r) => r.notify)), ms(median(runs.map((r) => r.notify)) / count)],
+          ['Cgroup, spawn as before (execa + sh shim + polled join)', mmm(s((r) => r.before)), ms(median(runs.map((r) => r.before)) / count)],
           ['AgentHost.spawn', mmm(s((r) => r.host)), ms(hostMedian / count)],
           ['AgentHost: first agent running', mmm(s((r) => r.hostFirst)), '–'],
           [`AgentHost: from the start until all ${count} exited, reaped and removed (sleep ${burstSleep} s)`, mmm(s((r) => r.hostDone)), '–'],

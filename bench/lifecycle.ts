@@ -8,7 +8,7 @@
 import { relative } from 'node:path';
 import { Cgroup, DEFAULT_AGENT_LIMITS, parseSize } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
-import { countSpinJoined } from './lib/alternatives.js';
+import { execaShimSpawn, polledJoined } from './lib/alternatives.js';
 import { available, run, runOk } from './lib/proc.js';
 import type { Headline, SectionResult } from './lib/report.js';
 import { median, mmm, ms, ratio, summarize } from './lib/stats.js';
@@ -135,7 +135,7 @@ export function lifecycleVariants(env: BenchEnv): Variant[] {
     },
     {
       name: 'Cgroup',
-      does: 'Cgroup.create(parent, name, { limits: 4 }) → cgroup.spawn() → joined() → exit → delete()',
+      does: 'Cgroup.create(parent, name, { limits: 4 }) → cgroup.spawn() (forks from inside) → joined() → exit → delete()',
       setup: () => {
         cgroupParent = env.cgroup('lc-cgroup');
       },
@@ -149,12 +149,12 @@ export function lifecycleVariants(env: BenchEnv): Variant[] {
       },
     },
     {
-      name: 'Cgroup, joined() as before',
-      does: 'the same with joined() as it was up to 64b64a9 (20-turn spin, then 1 ms sleeps): before and after side by side',
+      name: 'Cgroup, spawn as before',
+      does: 'the same with the previous spawn path: execa + the `sh` join shim, joined() polling cgroup.procs (before and after side by side)',
       op: async (i) => {
         const cgroup = Cgroup.create(cgroupParent, `b${i}`, { limits: DEFAULT_AGENT_LIMITS });
-        const subprocess = cgroup.spawn(COMMAND);
-        await countSpinJoined(cgroup, subprocess);
+        const subprocess = execaShimSpawn(cgroup, COMMAND);
+        await polledJoined(cgroup, subprocess);
         const result = await subprocess;
         if (result.exitCode !== 0) throw new Error(`agent exited ${result.exitCode}`);
         await cgroup.delete();

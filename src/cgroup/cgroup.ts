@@ -9,7 +9,8 @@ import { validateName } from '../util/name.js';
 import { detectHierarchy, type CgroupHierarchy, type DetectOptions, type HierarchyKey, type Location } from './detect.js';
 import type { CgroupDriver } from './driver.js';
 import { childDirs, exists, isDirectory, makeDir, readOptional, removeDir, writeFile } from './files.js';
-import { spawnJoined, whenSpawned, type SpawnOptions, type Subprocess } from './join.js';
+import { isBornInside, spawnJoined } from './join.js';
+import { whenSpawned, type SpawnOptions, type Subprocess } from './spawn.js';
 import { parsePids } from './parse.js';
 import { resolveLimits, type Limits } from './limits.js';
 import type { CgroupStats, MemoryEvents, MemorySampler } from './stats.js';
@@ -235,18 +236,22 @@ export class Cgroup {
     return this.driver.populated(this.location);
   }
 
-  /** Starts `command` inside this cgroup: it joins before exec, so nothing escapes. */
+  /**
+   * Starts `command` inside this cgroup, so nothing of it ever runs outside: forked from inside
+   * when the cgroup is empty, joined by a shim before its exec otherwise (see join.ts).
+   */
   spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Subprocess {
-    return spawnJoined(this.driver.procsFiles(this.location), command, args, options);
+    return spawnJoined(this.driver, this.hierarchy, this.location, command, args, options);
   }
 
   /**
    * Resolves with the pid once a process from {@link spawn} is inside the cgroup (in every
    * hierarchy), or has already ended. Until then a kill or signal of the cgroup would miss it:
-   * the shim joins a moment after the fork.
+   * in a busy cgroup the shim joins a moment after the fork. (Forked from inside: at once.)
    */
   async joined(subprocess: Subprocess, timeout = 10_000): Promise<number> {
     const pid = await whenSpawned(subprocess);
+    if (isBornInside(subprocess)) return pid;
     const files = this.driver.procsFiles(this.location);
     const last = files[files.length - 1]!;
     const deadline = Date.now() + timeout;

@@ -36,8 +36,8 @@ export interface CgroupHierarchy {
 export interface DetectOptions {
   /** Where /proc is; tests point it at a fake tree. Default `/proc`. */
   procRoot?: string;
-  /** Which process's view to read. Default `self`. */
-  pid?: number | 'self';
+  /** Which process's view to read (`thread-self`: the calling thread's, which may differ on v1). Default `self`. */
+  pid?: number | 'self' | 'thread-self';
 }
 
 /**

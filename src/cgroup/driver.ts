@@ -20,6 +20,13 @@ export interface CgroupDriver {
   procsFiles(location: Location): string[];
   /** Pids in the cgroup (v1: from the memory hierarchy). */
   procs(location: Location): number[];
+  /**
+   * v1: the `tasks` files, which move a single thread (the forking one). v2: `undefined`; a domain
+   * cgroup takes whole processes only.
+   */
+  threadFiles(location: Location): string[] | undefined;
+  /** Empty and not frozen: the orchestrator may step in to fork a process there (see join.ts). */
+  vacant(location: Location): boolean;
   /** Whether any process is left (v2: in the cgroup or below it). */
   populated(location: Location): boolean;
   /** Every figure but a derived peak: {@link Cgroup.stats} fills `peak` where the kernel has no peak file. */

@@ -77,6 +77,11 @@ export const v1Driver: CgroupDriver = {
   populated(location) {
     return this.procs(location).length > 0;
   },
+  threadFiles: (location) => dirs(location).map((dir) => join(dir, 'tasks')),
+  vacant(location) {
+    const freezer = location.freezer === undefined ? 'THAWED' : readOptional(location.freezer, 'freezer.state')?.trim();
+    return freezer === 'THAWED' && !this.populated(location);
+  },
 
   stats(location) {
     const dir = memoryDir(location);

@@ -127,6 +127,11 @@ export const v2Driver: CgroupDriver = {
   populated(location) {
     return readParsedOptional(dirOf(location), 'cgroup.events', parseFlatKeyed)?.populated === 1;
   },
+  threadFiles: () => undefined,
+  vacant(location) {
+    const events = readParsedOptional(dirOf(location), 'cgroup.events', parseFlatKeyed);
+    return events?.populated === 0 && (events.frozen ?? 0) === 0;
+  },
 
   stats(location) {
     const dir = dirOf(location);

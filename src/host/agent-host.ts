@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { Cgroup } from '../cgroup/cgroup.js';
-import type { SpawnOptions, Subprocess } from '../cgroup/join.js';
+import type { SpawnOptions, Subprocess } from '../cgroup/spawn.js';
 import { DEFAULT_AGENT_LIMITS, resolveLimits, type Limits } from '../cgroup/limits.js';
 import type { CgroupWatcher } from '../cgroup/watch.js';
 import { AgentHostError, ErrorCode, isAgentHostError } from '../errors.js';

@@ -1,7 +1,7 @@
 /** One agent: a process tree in its own cgroup, as the orchestrator sees it. */
 import type { Readable, Writable } from 'node:stream';
 import type { Cgroup } from '../cgroup/cgroup.js';
-import type { Subprocess } from '../cgroup/join.js';
+import type { Subprocess } from '../cgroup/spawn.js';
 import type { CgroupStats } from '../cgroup/stats.js';
 import { Emitter } from '../util/emitter.js';
 import type { AgentEvents } from './events.js';

@@ -4,7 +4,6 @@
  */
 import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { Cgroup } from '../cgroup/cgroup.js';
 import { exists, readOptional } from '../cgroup/files.js';
 import { parseList } from '../cgroup/parse.js';
@@ -55,6 +54,8 @@ export interface SetupResult {
 }
 
 const defaultRunner: CommandRunner = async (file, args) => {
+  // Loaded on first use: an orchestrator that never applies setup does not carry execa (~14 MB).
+  const { execa } = await import('execa');
   await execa(file, args, { stdin: 'ignore' });
 };
 

@@ -4,7 +4,7 @@
  * under this process's own cgroup and is deleted afterwards; every process is started here.
  */
 import { spawn as spawnChild } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -150,7 +150,7 @@ describe('pids.max', () => {
   });
 });
 
-describe('spawn: join before exec', () => {
+describe('spawn: in the cgroup before exec', () => {
   it('places the command and every descendant in the cgroup, in every hierarchy', async () => {
     const cg = create('join');
     const sub = run(cg, 'sh', ['-c', 'sleep 30 & sleep 30 & wait']);
@@ -184,6 +184,51 @@ describe('spawn: join before exec', () => {
     expect(result.exitCode).toBe(JOIN_FAILED_EXIT_CODE);
     expect(existsSync(marker)).toBe(false);
     rmSync(marker, { force: true });
+  });
+
+  it('into an empty cgroup, forks from inside: the child is there when spawn() returns; the orchestrator is back home', () => {
+    const cg = create('inside');
+    const home = cgroupsOf(process.pid);
+    const sub = run(cg, 'sleep', ['30']);
+    // No await in between: the child was born in the cgroup (the shim would still be outside).
+    const seen = cgroupsOf(sub.pid!)!;
+    for (const key of cg.driver.keys(cg.hierarchy)) expect(seen[key], key).toBe(procCgroupPath(cg, key));
+    expect(cgroupsOf(process.pid)).toEqual(home);
+    expect(cg.procs()).toEqual([sub.pid]);
+    sub.kill('SIGKILL');
+  });
+
+  it('into a busy cgroup, goes through the shim: in the cgroup once joined(), the orchestrator never inside', async () => {
+    const cg = create('busy');
+    const first = run(cg, 'sleep', ['30']);
+    await cg.joined(first);
+    const second = run(cg, 'sleep', ['30']);
+    expect(await cg.joined(second)).toBe(second.pid);
+    expect([...cg.procs()].sort((a, b) => a - b)).toEqual([first.pid!, second.pid!].sort((a, b) => a - b));
+    expect(cg.procs()).not.toContain(process.pid);
+    await cg.kill();
+  });
+
+  it('into a frozen empty cgroup: the orchestrator does not step in (it would freeze); the child waits for the thaw', async () => {
+    const cg = create('frozen');
+    await cg.freeze();
+    const sub = run(cg, 'sh', ['-c', 'exit 7']);
+    expect(await cg.joined(sub)).toBe(sub.pid);
+    await sleep(100);
+    expect(sub.exitCode).toBe(null);
+    await cg.thaw();
+    expect((await sub).exitCode).toBe(7);
+  });
+
+  it('pids.max binds the very first fork: a cgroup with pids.max 0 refuses the process (typed)', async () => {
+    const cg = create('nopids');
+    // 0 is below what the library accepts (a cgroup that can hold nothing): written raw.
+    writeFileSync(join((cg.location.pids ?? cg.location.unified)!, 'pids.max'), '0');
+    const home = cgroupsOf(process.pid);
+    const sub = run(cg, 'true');
+    await expect(cg.joined(sub)).rejects.toMatchObject({ code: ErrorCode.SPAWN_FAILED });
+    expect((await sub).failed).toBe(true);
+    expect(cgroupsOf(process.pid)).toEqual(home);
   });
 
   it('joined() works long after the spawn (the spawn event is past)', async () => {
