@@ -3,6 +3,7 @@
  * started with --expose-gc. It manages N `sleep` agents at once, then runs spawn/exit cycles of
  * /bin/true, and prints its memory at each checkpoint as one JSON line.
  */
+import { readFileSync } from 'node:fs';
 import type { Location } from '../src/index.js';
 
 interface Config {
@@ -15,6 +16,11 @@ interface Config {
   cycles: number;
   concurrency: number;
   samples: number;
+  /**
+   * Seconds to wait before a second checkpoint after the burst and after the cycles: V8 sizes its
+   * young generation for the allocation rate and shrinks it once allocation calms down (0: none).
+   */
+  settle: number;
 }
 
 interface Checkpoint {
@@ -24,6 +30,16 @@ interface Checkpoint {
   heapUsed: number;
   heapTotal: number;
   external: number;
+  /** Anonymous (heap, malloc) and file-backed (node's own binary and libraries, paged in as code runs) parts of the RSS. */
+  rssAnon: number;
+  rssFile: number;
+}
+
+/** RssAnon and RssFile from /proc/self/status, in bytes. */
+function rssParts(): { rssAnon: number; rssFile: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile') + kb('RssShmem') };
 }
 
 const config = JSON.parse(process.argv[2]!) as Config;
@@ -34,13 +50,17 @@ const checkpoint = (label: string, cycles = 0): void => {
   gc();
   gc();
   const m = process.memoryUsage();
-  checkpoints.push({ label, cycles, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external });
+  checkpoints.push({ label, cycles, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, ...rssParts() });
+};
+
+/** The same checkpoint `config.settle` seconds later (the orchestrator idle but for its monitor). */
+const settled = async (label: string, cycles = 0): Promise<void> => {
+  if (config.settle <= 0) return;
+  await new Promise((resolve) => setTimeout(resolve, config.settle * 1000));
+  checkpoint(`${label}, ${config.settle} s later`, cycles);
 };
 
 checkpoint('node alone');
-// execa first, on its own: it is most of what loading the library costs.
-await import('execa');
-checkpoint('+ execa imported');
 const { AgentHost, Cgroup } = (await import(config.lib)) as typeof import('../src/index.js');
 checkpoint('+ the library imported');
 const host = new AgentHost({ cgroupRoot: new Cgroup(config.root), stateDir: config.stateDir });
@@ -49,6 +69,7 @@ checkpoint('host started');
 
 const agents = await Promise.all(Array.from({ length: config.agents }, (_, i) => host.spawn(`m${i}`, { command: 'sleep', args: ['600'] })));
 checkpoint(`managing ${config.agents} agents`);
+await settled(`managing ${config.agents} agents`);
 let peakRss = process.memoryUsage().rss;
 await Promise.all(agents.map((a) => a.kill({ force: true })));
 checkpoint(`${config.agents} agents killed and removed`);
@@ -79,5 +100,6 @@ const started = performance.now();
 await Promise.all([...Array.from({ length: config.concurrency }, worker), sampler()]);
 const cyclesMs = performance.now() - started;
 checkpoint(`after ${config.cycles} spawn/exit cycles`, done);
+await settled(`${config.cycles} cycles`, done);
 await host.dispose();
 process.stdout.write(`${JSON.stringify({ checkpoints, peakRss, cyclesMs })}\n`);

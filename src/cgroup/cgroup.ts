@@ -213,6 +213,18 @@ export class Cgroup {
     return { ...raw, memory: { ...raw.memory, peak: raw.memory.peak ?? this.#peakSeen } };
   }
 
+  /**
+   * The most memory the cgroup has used: the kernel's high-water mark where it keeps one (v1, v2 on
+   * Linux 5.19+), else the most this object has seen. The cheap read for an exit report; `undefined`
+   * once the cgroup is gone.
+   */
+  peakMemory(): number | undefined {
+    const read = this.driver.peak(this.location);
+    if (read === undefined) return undefined;
+    this.#peakSeen = Math.max(this.#peakSeen, read.current, read.peak ?? 0);
+    return read.peak ?? this.#peakSeen;
+  }
+
   /** Only the OOM and limit-hit counters: the cheap read behind OOM detection. `undefined` once the cgroup is gone. */
   memoryEvents(): MemoryEvents | undefined {
     return this.driver.memoryEvents(this.location);

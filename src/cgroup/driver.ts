@@ -33,6 +33,8 @@ export interface CgroupDriver {
   stats(location: Location): Omit<CgroupStats, 'memory'> & { memory: Omit<CgroupStats['memory'], 'peak'> & { peak: number | undefined } };
   /** Only the memory event counters: the cheap read behind OOM detection. */
   memoryEvents(location: Location): MemoryEvents | undefined;
+  /** The kernel's memory high-water mark (v2 needs Linux 5.19+ for memory.peak), else current usage; `undefined` once the cgroup is gone. */
+  peak(location: Location): { peak: number | undefined; current: number } | undefined;
   /** Cheap repeated reads of current usage, event counters and PSI, over files kept open (monitoring). */
   sampler(location: Location): MemorySampler;
   /**

@@ -114,6 +114,11 @@ export const v1Driver: CgroupDriver = {
   },
 
   memoryEvents: (location) => events(memoryDir(location)),
+  peak(location) {
+    const dir = memoryDir(location);
+    const peak = readParsedOptional(dir, 'memory.max_usage_in_bytes', parseNumber);
+    return peak === undefined ? undefined : { peak, current: readParsedOptional(dir, 'memory.usage_in_bytes', parseNumber) ?? 0 };
+  },
   sampler: (location) => sampler(memoryDir(location)),
 
   async killAll(location) {

@@ -162,6 +162,11 @@ export const v2Driver: CgroupDriver = {
   },
 
   memoryEvents: (location) => events(dirOf(location)),
+  peak(location) {
+    const dir = dirOf(location);
+    const current = readParsedOptional(dir, 'memory.current', parseNumber);
+    return current === undefined ? undefined : { peak: readParsedOptional(dir, 'memory.peak', parseNumber), current };
+  },
   sampler: (location) => sampler(dirOf(location)),
 
   async killAll(location, options = {}) {

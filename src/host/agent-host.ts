@@ -667,15 +667,10 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     // systemd's KillMode=control-group: when the main process ends, so does everything it left.
     if (cgroup.populated()) await cgroup.kill().catch((error: unknown) => this.emit('error', error as Error, agent));
     running.watcher.check();
-    let peakMemory = 0;
-    let oomKills = running.oomReported;
-    try {
-      const stats = cgroup.stats();
-      peakMemory = stats.memory.peak;
-      oomKills = Math.max(oomKills, stats.memory.events.oomKill);
-    } catch {
-      // The cgroup is already gone (removed by hand): keep what we saw.
-    }
+    // Two small reads rather than stats(): this runs once per agent, on the spawn/exit hot path.
+    // `undefined` when the cgroup is already gone (removed by hand): keep what was seen.
+    const peakMemory = cgroup.peakMemory() ?? 0;
+    const oomKills = Math.max(running.oomReported, cgroup.memoryEvents()?.oomKill ?? 0);
     running.watcher.close();
     if (!running.keepCgroup) await cgroup.delete().catch((error: unknown) => this.emit('error', error as Error, agent));
     if (running.workspace) {

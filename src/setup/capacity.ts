@@ -4,7 +4,7 @@
  */
 import { DEFAULT_AGENT_LIMITS } from '../cgroup/limits.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
-import { parseSize, type Size } from '../util/size.js';
+import { groupDigits, parseSize, type Size } from '../util/size.js';
 import { memTotal } from './read.js';
 
 /** A size, or a share of the total memory such as `"13%"`. */
@@ -87,7 +87,7 @@ export function formatCapacity(plan: Omit<CapacityPlan, 'table'>): string {
   const gb = (bytes: number): string => {
     const value = bytes / GiB;
     const digits = Number.isInteger(value) ? 0 : 1;
-    return `${value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} GB`;
+    return `${groupDigits(value, digits)} GB`;
   };
   // Sizes end at column 29 (at least one space after the label); agent counts start at column 23.
   const size = (label: string, bytes: number, note = ''): string => {

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { parseSysctl } from '../cgroup/parse.js';
+import { groupDigits } from '../util/size.js';
 import { readWith } from './read.js';
 import { check, type CheckStatus, type PreflightCheck } from './report.js';
 
@@ -36,7 +37,7 @@ export const SYSCTLS: readonly SysctlSpec[] = Object.freeze([
     key: 'kernel.pid_max',
     kind: 'atLeast',
     value: () => PID_MAX_LIMIT,
-    why: `every thread takes a pid: 300 agents × pids.max 512 = ${PID_BUDGET.toLocaleString('en-US')} pids, far above the 32768 default`,
+    why: `every thread takes a pid: 300 agents × pids.max 512 = ${groupDigits(PID_BUDGET)} pids, far above the 32768 default`,
   },
   {
     key: 'kernel.threads-max',

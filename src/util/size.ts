@@ -51,3 +51,13 @@ function invalid(value: unknown, what: string): AgentHostError {
     `invalid ${what} ${shown}: expected bytes (a non-negative integer) or a string like "4G", "512M", "max"`,
   );
 }
+
+/**
+ * `1234567.8` → `"1,234,567.8"` with `fractionDigits` decimals. Not `toLocaleString`: its first
+ * call loads ICU's locale data, ~7 MB of RSS in an orchestrator that must stay small.
+ */
+export function groupDigits(value: number, fractionDigits = 0): string {
+  const [whole, fraction] = value.toFixed(fractionDigits).split('.');
+  const grouped = whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return fraction === undefined ? grouped : `${grouped}.${fraction}`;
+}

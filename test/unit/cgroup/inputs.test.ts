@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentHostError, ErrorCode } from '../../../src/errors.js';
 import { parseDuration } from '../../../src/util/duration.js';
 import { MAX_NAME_LENGTH, validateName } from '../../../src/util/name.js';
-import { formatBytes, parseSize } from '../../../src/util/size.js';
+import { formatBytes, groupDigits, parseSize } from '../../../src/util/size.js';
 
 const K = 1024;
 const M = K * K;
@@ -93,6 +93,21 @@ describe('formatBytes', () => {
     [NaN, '-'],
   ])('%d → %s', (bytes, text) => {
     expect(formatBytes(bytes)).toBe(text);
+  });
+});
+
+describe('groupDigits', () => {
+  it.each<[number, number, string]>([
+    [0, 0, '0'],
+    [999, 0, '999'],
+    [1000, 0, '1,000'],
+    [153600, 0, '153,600'],
+    [1234567.85, 1, '1,234,567.9'],
+    [1304, 1, '1,304.0'],
+    [-4096, 0, '-4,096'],
+  ])('%d with %d decimals → %s', (value, digits, text) => {
+    expect(groupDigits(value, digits)).toBe(text);
+    expect(groupDigits(value, digits)).toBe(value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
   });
 });
 
