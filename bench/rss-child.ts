@@ -21,6 +21,8 @@ interface Config {
    * young generation for the allocation rate and shrinks it once allocation calms down (0: none).
    */
   settle: number;
+  /** More AgentHost options (experiments: e.g. `{ monitor: false }`). */
+  hostOptions?: Record<string, unknown>;
 }
 
 interface Checkpoint {
@@ -63,7 +65,7 @@ const settled = async (label: string, cycles = 0): Promise<void> => {
 checkpoint('node alone');
 const { AgentHost, Cgroup } = (await import(config.lib)) as typeof import('../src/index.js');
 checkpoint('+ the library imported');
-const host = new AgentHost({ cgroupRoot: new Cgroup(config.root), stateDir: config.stateDir });
+const host = new AgentHost({ cgroupRoot: new Cgroup(config.root), stateDir: config.stateDir, ...config.hostOptions });
 await host.start();
 checkpoint('host started');
 

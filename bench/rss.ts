@@ -28,10 +28,10 @@ const LIMIT = 60 * 2 ** 20;
 const SEMI_SPACE = '--max-semi-space-size=1';
 /**
  * The orchestrator's memory is read again this long after the burst and after the cycles: V8 grows
- * its young generation (up to 3 × 16 MB) for a burst of allocation and shrinks it once that calms
- * down (its memory reducer), which is the state an orchestrator of long-running agents is in.
+ * its young generation for a burst of allocation (semi-spaces up to 16 MB) and may shrink it once
+ * allocation calms down (its memory reducer). Both readings count: the verdict takes the larger.
  */
-const SETTLE_SECONDS = 10;
+const SETTLE_SECONDS = 30;
 
 /** The library and the child, bundled apart (dependencies stay in node_modules, as for a user). */
 async function bundle(): Promise<{ child: string; lib: string }> {
@@ -90,10 +90,10 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
     title: `(6) Orchestrator memory: ${rssAgents} agents, then ${cycles} spawn/exit cycles`,
     headlines: [
       {
-        metric: `orchestrator RSS managing ${rssAgents} agents, ${SETTLE_SECONDS} s after their burst`,
-        result: `${mb(managing.rss)} (${mb(burst.rss)} right after the burst)`,
+        metric: `orchestrator RSS managing ${rssAgents} agents: right after their burst / ${SETTLE_SECONDS} s later`,
+        result: `${mb(burst.rss)} / ${mb(managing.rss)}`,
         target: '≤ 60 MB',
-        verdict: managing.rss <= LIMIT ? 'met' : 'missed',
+        verdict: Math.max(burst.rss, managing.rss) <= LIMIT ? 'met' : 'missed',
       },
       ...(capped
         ? [
@@ -106,10 +106,10 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
           ]
         : []),
       {
-        metric: `RSS / heap ${SETTLE_SECONDS} s after ${after.cycles} cycles; growth per 1000 during them`,
-        result: `${mb(afterSettled.rss)} / ${mb(afterSettled.heapUsed)} (${mb(after.rss)} right after); ${mb(rssGrowth)} / ${mb(heapGrowth)}`,
+        metric: `RSS after ${after.cycles} cycles: right after / ${SETTLE_SECONDS} s later; heap; growth per 1000 (RSS / heap)`,
+        result: `${mb(after.rss)} / ${mb(afterSettled.rss)}; ${mb(afterSettled.heapUsed)}; ${mb(rssGrowth)} / ${mb(heapGrowth)}`,
         target: '≤ 60 MB, no growth',
-        verdict: afterSettled.rss <= LIMIT && heapGrowth < 0.25 * 2 ** 20 ? 'met' : 'missed',
+        verdict: Math.max(after.rss, afterSettled.rss) <= LIMIT && heapGrowth < 0.25 * 2 ** 20 ? 'met' : 'missed',
       },
     ],
     tables: [

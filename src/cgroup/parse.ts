@@ -70,11 +70,15 @@ function unescapeMount(value: string): string {
  * cgroup.stat, v1 memory.oom_control, /proc/meminfo without its `kB` suffix handled by the caller).
  */
 export function parseFlatKeyed(text: string): Record<string, number> {
+  // Index arithmetic instead of split(): the monitor parses a few of these per agent every tick,
+  // and every small string it makes is garbage V8 must collect.
   const result: Record<string, number> = {};
-  for (const line of lines(text)) {
-    const space = line.indexOf(' ');
-    if (space < 0) continue;
-    result[line.slice(0, space)] = parseNumber(line.slice(space + 1).trim());
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const space = text.indexOf(' ', start);
+    if (space >= 0 && space < end) result[text.slice(start, space)] = parseNumber(text.slice(space + 1, end));
+    start = end + 1;
   }
   return result;
 }

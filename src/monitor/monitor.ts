@@ -205,11 +205,11 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
   }
 
   #prune(pass: number): void {
-    for (const [id, tracker] of this.#trackers) {
+    for (const tracker of this.#trackers.values()) {
       if (tracker.seen === pass) continue;
       tracker.close();
-      this.#trackers.delete(id);
-      this.#killed.delete(id);
+      this.#trackers.delete(tracker.agent.id);
+      this.#killed.delete(tracker.agent.id);
     }
   }
 

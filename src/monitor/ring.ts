@@ -1,36 +1,77 @@
-/** A fixed-size ring: the monitor keeps history per agent without ever growing. */
-export class Ring<T> {
+/**
+ * A fixed-size ring of an agent's samples, kept as numbers in one Float64Array rather than as
+ * objects: 300 agents × 60 samples would otherwise be 18,000 small objects, each surviving V8's
+ * young generation into the old one, tick after tick, and that churn is what makes V8 grow its
+ * young generation (RSS) in a long-running orchestrator. Samples are objects again only when asked.
+ */
+import type { PsiLine } from '../cgroup/parse.js';
+import type { AgentSample } from './types.js';
+
+const PSI_FIELDS = ['avg10', 'avg60', 'avg300', 'total'] as const;
+/** time, current, highDelta, 5 event counters, some × 4, full × 4 (NaN: absent). */
+const WIDTH = 16;
+
+export class SampleRing {
   readonly capacity: number;
-  readonly #items: (T | undefined)[];
+  readonly #data: Float64Array;
   /** Index of the next write. */
   #next = 0;
   #size = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.#items = new Array<T | undefined>(capacity);
+    this.#data = new Float64Array(capacity * WIDTH);
   }
 
   get size(): number {
     return this.#size;
   }
 
-  push(item: T): void {
-    this.#items[this.#next] = item;
+  push(sample: AgentSample): void {
+    const d = this.#data;
+    let i = this.#next * WIDTH;
+    d[i++] = sample.time;
+    d[i++] = sample.current;
+    d[i++] = sample.highDelta;
+    const e = sample.events;
+    d[i++] = e.low;
+    d[i++] = e.high;
+    d[i++] = e.max;
+    d[i++] = e.oom;
+    d[i++] = e.oomKill;
+    for (const line of [sample.pressure?.some, sample.pressure?.full]) {
+      for (const field of PSI_FIELDS) d[i++] = line === undefined ? NaN : line[field];
+    }
     this.#next = (this.#next + 1) % this.capacity;
     if (this.#size < this.capacity) this.#size++;
   }
 
-  /** The newest item. */
-  last(): T | undefined {
-    return this.#size === 0 ? undefined : this.#items[(this.#next - 1 + this.capacity) % this.capacity];
+  /** The newest sample. */
+  last(): AgentSample | undefined {
+    return this.#size === 0 ? undefined : this.#at((this.#next - 1 + this.capacity) % this.capacity);
   }
 
   /** Oldest first. */
-  toArray(): T[] {
-    const result: T[] = [];
+  toArray(): AgentSample[] {
+    const result: AgentSample[] = [];
     const start = (this.#next - this.#size + this.capacity) % this.capacity;
-    for (let i = 0; i < this.#size; i++) result.push(this.#items[(start + i) % this.capacity] as T);
+    for (let k = 0; k < this.#size; k++) result.push(this.#at((start + k) % this.capacity));
     return result;
+  }
+
+  #at(slot: number): AgentSample {
+    const d = this.#data;
+    const i = slot * WIDTH;
+    const line = (at: number): PsiLine | undefined =>
+      Number.isNaN(d[at]) ? undefined : { avg10: d[at]!, avg60: d[at + 1]!, avg300: d[at + 2]!, total: d[at + 3]! };
+    const some = line(i + 8);
+    const full = line(i + 12);
+    return {
+      time: d[i]!,
+      current: d[i + 1]!,
+      highDelta: d[i + 2]!,
+      events: { low: d[i + 3]!, high: d[i + 4]!, max: d[i + 5]!, oom: d[i + 6]!, oomKill: d[i + 7]! },
+      pressure: some === undefined ? undefined : full === undefined ? { some } : { some, full },
+    };
   }
 }

@@ -3,7 +3,7 @@
  * the throttling / livelock detectors fed by each sample.
  */
 import type { MemorySampler } from '../cgroup/stats.js';
-import { Ring } from './ring.js';
+import { SampleRing } from './ring.js';
 import type { AgentSample, MonitoredAgent } from './types.js';
 
 export interface DetectorSettings {
@@ -30,7 +30,7 @@ export interface Detection {
 export class AgentTracker {
   agent: MonitoredAgent;
   readonly sampler: MemorySampler;
-  readonly ring: Ring<AgentSample>;
+  readonly ring: SampleRing;
   /** The tick that last listed the agent: the ones a tick did not list are dropped. */
   seen = 0;
   #lastHigh: number | undefined;
@@ -42,7 +42,7 @@ export class AgentTracker {
   constructor(agent: MonitoredAgent, capacity: number) {
     this.agent = agent;
     this.sampler = agent.cgroup.sampler();
-    this.ring = new Ring(capacity);
+    this.ring = new SampleRing(capacity);
   }
 
   /** Reads the cgroup's cheap figures; `undefined` once it is gone. */
