@@ -25,7 +25,8 @@ interface Config {
   hostOptions?: Record<string, unknown>;
 }
 
-interface Checkpoint {
+/** One reading of the orchestrator's memory, after two full GCs. */
+export interface Checkpoint {
   label: string;
   cycles: number;
   rss: number;

@@ -13,16 +13,8 @@ import type { BenchEnv } from './lib/env.js';
 import type { SectionResult } from './lib/report.js';
 import { mb } from './lib/stats.js';
 
-interface Checkpoint {
-  label: string;
-  cycles: number;
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  rssAnon: number;
-  rssFile: number;
-}
+// Type only: the child is a program of its own (importing it would run it).
+import type { Checkpoint } from './rss-child.js';
 
 const LIMIT = 60 * 2 ** 20;
 const SEMI_SPACE = '--max-semi-space-size=1';

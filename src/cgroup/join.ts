@@ -10,7 +10,7 @@
  *   OOM kill could pick the orchestrator): it writes its own pid to `cgroup.procs` and only then
  *   `exec`s the command. Costs a second exec, and `Cgroup.joined()` waits for the join.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, sep } from 'node:path';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { detectHierarchy, type CgroupHierarchy, type HierarchyKey, type Location } from './detect.js';
@@ -25,6 +25,8 @@ const SHIM_SCRIPT = `while [ "$1" != -- ]; do echo $$ >"$1" || { echo "nova-agen
 
 /** Subprocesses that were in their cgroup from the fork on: nothing to wait for. */
 const bornInside = new WeakSet<Subprocess>();
+/** What a cgroup.procs or tasks file takes to mean "the writer". */
+const SELF = '0';
 
 /** Whether `subprocess` started in its cgroup (no join to wait for). */
 export function isBornInside(subprocess: Subprocess): boolean {
@@ -44,30 +46,28 @@ export function spawnJoined(
   if (door === undefined) {
     return startProcess(prepared, SHIM, ['-c', SHIM_SCRIPT, 'nova-join', ...driver.procsFiles(location), '--', prepared.file, ...prepared.args]);
   }
-  const entered = move(door.enter, door.id);
+  const entered = move(door.enter);
   if (entered < door.enter.length) {
     // Half inside: back out of what was entered before reporting why the rest refused.
-    const error = moveError(door.enter[entered]!, door.id);
-    if (move(door.leave.slice(0, entered), door.id) < entered) throw stuck(door);
+    const error = moveError(door.enter[entered]!);
+    if (move(door.leave.slice(0, entered)) < entered) throw stuck(door);
     throw error;
   }
   let subprocess: Subprocess;
   try {
     subprocess = startProcess(prepared);
   } finally {
-    if (move(door.leave, door.id) < door.leave.length) throw stuck(door);
+    if (move(door.leave) < door.leave.length) throw stuck(door);
   }
   bornInside.add(subprocess);
   return subprocess;
 }
 
 interface Doorway {
-  /** Writing `id` to these moves the caller into the target cgroup, one hierarchy each... */
+  /** Writing "0" to these moves the caller into the target cgroup, one hierarchy each... */
   enter: string[];
   /** ...and to these (same order), back where it was. */
   leave: string[];
-  /** The calling thread's id (v1) or the process's (v2). */
-  id: number;
 }
 
 /** The files to step into the cgroup and back, or `undefined` where the shim must do. */
@@ -83,17 +83,22 @@ function doorway(driver: CgroupDriver, hierarchy: CgroupHierarchy, location: Loc
     home[key] = caller.own[key];
   }
   const threads = driver.threadFiles(location);
-  if (threads !== undefined) return { enter: threads, leave: driver.threadFiles(home)!, id: callerTid() };
+  if (threads !== undefined) return { enter: threads, leave: driver.threadFiles(home)! };
   if (!mayLeave(home.unified!, location.unified!)) return undefined;
-  return { enter: driver.procsFiles(location), leave: driver.procsFiles(home), id: process.pid };
+  return { enter: driver.procsFiles(location), leave: driver.procsFiles(home) };
 }
 
-/** Writes `id` to each file in turn; returns how many took it. */
-function move(files: string[], id: number): number {
+/**
+ * Writes "0" to each file in turn; returns how many took it. "0" is the writer itself: the calling
+ * thread in a v1 `tasks` file (which, unlike a tid, spares the kernel its global threadgroup lock,
+ * an RCU grace period), the calling process in `cgroup.procs`; and no pid to translate between
+ * pid namespaces or to get wrong in a worker thread.
+ */
+function move(files: string[]): number {
   let done = 0;
   for (const file of files) {
     try {
-      writeFile(dirname(file), basename(file), String(id));
+      writeFile(dirname(file), basename(file), SELF);
     } catch {
       break;
     }
@@ -103,9 +108,9 @@ function move(files: string[], id: number): number {
 }
 
 /** The typed error of the write that refused (repeated, to report it). */
-function moveError(file: string, id: number): AgentHostError {
+function moveError(file: string): AgentHostError {
   try {
-    writeFile(dirname(file), basename(file), String(id));
+    writeFile(dirname(file), basename(file), SELF);
   } catch (error) {
     if (error instanceof AgentHostError) return error;
   }
@@ -123,13 +128,6 @@ function stuck(door: Doorway): AgentHostError {
  */
 function mayLeave(home: string, target: string): boolean {
   return target.startsWith(dirname(home) + sep) && !/\.(service|scope|slice|socket|mount|swap)$/.test(basename(home));
-}
-
-let tid: number | undefined;
-/** The calling thread's id: the main thread's is the pid, a worker thread's is not. */
-function callerTid(): number {
-  tid ??= Number(readlinkSync('/proc/thread-self').split('/').pop());
-  return tid;
 }
 
 let cached: { text: string; hierarchy: CgroupHierarchy | undefined } | undefined;

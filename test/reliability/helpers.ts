@@ -5,13 +5,14 @@
  * directories in every hierarchy, and processes found by scanning /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect, inject } from 'vitest';
 import { AgentHost, Cgroup, isAgentHostError, type AgentHostOptions, type Limits } from '../../src/index.js';
 import { leftovers, uniqueName } from '../helpers/cgroups.js';
+import { defer, runDeferred, tempDir } from '../helpers/cleanup.js';
 import { allProcesses, cgroupsOf, isAlive } from '../helpers/procs.js';
 
 /** Small per-agent limits: a hog hits them at once, and memoryHigh = memoryMax keeps v2 from throttling instead of killing. */
@@ -22,31 +23,11 @@ export const GRACE_MS = 300;
 export const IN_VM = hostname() === 'cgroup2-vm';
 export const v2 = (): boolean => Cgroup.self().version === 2;
 
-const cleanups: Array<() => Promise<void> | void> = [];
-
-/** Runs `fn` after the current test (last registered, first run). */
-export function defer(fn: () => Promise<void> | void): void {
-  cleanups.push(fn);
-}
-
-/** Runs what {@link defer} registered, last first; the project's setup file calls it after each test. */
-export async function runDeferred(): Promise<void> {
-  const errors: unknown[] = [];
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (error) {
-      errors.push(error);
-    }
-  }
-  if (errors.length > 0) throw errors[0];
-}
+export { defer, runDeferred };
 
 /** A temp directory, removed after the test. */
 export function scratch(label = 'rel'): string {
-  const dir = mkdtempSync(join(tmpdir(), `nova-${label}-`));
-  defer(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return tempDir(label);
 }
 
 /**

@@ -3,12 +3,12 @@
  * cgroup (never elsewhere), a temp state directory and workspace root, small limits and a short
  * grace, all torn down after each test — and checked to be gone from the kernel.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { AgentHost, Cgroup, type AgentHostOptions, type HierarchyKey, type Limits } from '../../../src/index.js';
 import { leftovers, procCgroupPath, uniqueName } from '../../helpers/cgroups.js';
+import { defer, runDeferred, tempDir as makeTempDir } from '../../helpers/cleanup.js';
 import { cgroupsOf, isAlive } from '../../helpers/procs.js';
 import { launchOrchestrator } from './fixtures/client.js';
 import type { OrchestratorConfig } from './fixtures/orchestrator.js';
@@ -16,6 +16,8 @@ import type { OrchestratorConfig } from './fixtures/orchestrator.js';
 /** Small enough that a hog hits it at once; memoryHigh = memoryMax so v2 OOM-kills instead of throttling. */
 export const SMALL: Limits = { memoryMax: '64M', memoryHigh: '64M', swapMax: 0, pidsMax: 64 };
 export const GRACE_MS = 400;
+
+export { defer };
 
 export interface Fixture {
   host: AgentHost;
@@ -26,30 +28,11 @@ export interface Fixture {
   stateDir: string;
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-
-/** Runs `fn` after the current test (last registered, first run). */
-export function defer(fn: () => Promise<void> | void): void {
-  cleanups.push(fn);
-}
-
-afterEach(async () => {
-  const errors: unknown[] = [];
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (error) {
-      errors.push(error);
-    }
-  }
-  if (errors.length > 0) throw errors[0];
-});
+afterEach(runDeferred);
 
 /** A temp directory, removed after the test. */
 export function tempDir(label = 'host'): string {
-  const dir = mkdtempSync(join(tmpdir(), `nova-${label}-`));
-  defer(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return makeTempDir(label);
 }
 
 /** A fresh cgroup below this process's own, deleted after the test and checked gone (no dirs, no pids). */

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Cgroup } from '../../../src/index.js';
 import { hasCommand, skipIf } from '../../helpers/kernel.js';
 import { cgroupsOf, isAlive } from '../../helpers/procs.js';
+import { calmAndHog, finishOrchestrator } from './fixtures/client.js';
 import { anyDirExists, kernelFile, kernelOomKills, SMALL, startOrchestrator, tempDir, testRoot } from './harness.js';
 
 describe('cgroup namespace', () => {
@@ -29,15 +30,7 @@ describe('cgroup namespace', () => {
       {
         stateDir,
         limits: SMALL,
-        agents: [
-          { id: 'calm', command: 'sleep', args: ['60'] },
-          {
-            id: 'hog',
-            command: 'stress-ng',
-            args: ['--vm', '1', '--vm-bytes', '200M', '--vm-keep', '--oomable', '--timeout', '60s', '--quiet'],
-            limits: { memoryMax: '64M', memoryHigh: 'max' },
-          },
-        ],
+        agents: calmAndHog(),
         awaitResults: ['hog'],
         untilStdinEnds: true,
       },
@@ -75,10 +68,8 @@ describe('cgroup namespace', () => {
     expect(isAlive(report.pid)).toBe(true);
 
     // Disposing inside the namespace removes what the host made there.
-    child.stdin!.end();
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const { code, done } = await finishOrchestrator(child, lines);
     expect(code).toBe(0);
-    const done = JSON.parse(lines.find((l) => l.startsWith('DONE '))!.slice('DONE '.length)) as { rootExists: boolean; agentsLeft: string[] };
     expect(done).toEqual({ rootExists: false, agentsLeft: [] });
     expect(isAlive(calmPid)).toBe(false);
     expect(anyDirExists(agentsRoot)).toBe(false);

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hasCommand, skipIf } from '../../helpers/kernel.js';
 import { cgroupsOf, isAlive } from '../../helpers/procs.js';
 // Not the harness: it loads the whole library, and this file mostly skips (each file's imports are slow in the VM).
-import { launchOrchestrator } from './fixtures/client.js';
+import { calmAndHog, finishOrchestrator, launchOrchestrator } from './fixtures/client.js';
 
 const SMALL = { memoryMax: '64M', memoryHigh: '64M', swapMax: 0, pidsMax: 64 };
 const cleanups: Array<() => void> = [];
@@ -61,17 +61,8 @@ describe('systemd Delegate=yes', () => {
     const { child, report, lines } = await launchOrchestrator(
       {
         limits: SMALL,
-        agents: [
-          { id: 'calm', command: 'sleep', args: ['60'] },
-          {
-            id: 'hog',
-            // stress-ng refuses to start in a directory it cannot write (the checkout is root's).
-            cwd: '/tmp',
-            command: 'stress-ng',
-            args: ['--vm', '1', '--vm-bytes', '200M', '--vm-keep', '--oomable', '--timeout', '60s', '--quiet'],
-            limits: { memoryMax: '64M', memoryHigh: 'max' },
-          },
-        ],
+        // The checkout is root's: the hog works in /tmp.
+        agents: calmAndHog('/tmp'),
         awaitResults: ['hog'],
         untilStdinEnds: true,
       },
@@ -101,10 +92,8 @@ describe('systemd Delegate=yes', () => {
     expect(isAlive(calm.pid!)).toBe(true);
     expect(isAlive(report.pid)).toBe(true);
 
-    child.stdin!.end();
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const { code, done } = await finishOrchestrator(child, lines);
     expect(code).toBe(0);
-    const done = JSON.parse(lines.find((l) => l.startsWith('DONE '))!.slice('DONE '.length)) as { rootExists: boolean; agentsLeft: string[] };
     expect(done).toEqual({ rootExists: false, agentsLeft: [] });
     expect(isAlive(calm.pid!)).toBe(false);
   }, 300_000);
