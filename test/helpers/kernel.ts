@@ -2,7 +2,7 @@
  * What the kernel and the machine offer, for tests that skip (with a printed reason) only
  * where a feature is truly missing.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -36,3 +36,12 @@ export function skipIf(ctx: { skip: (condition: boolean, note?: string) => void;
  */
 export const EMULATED = hostname() === 'cgroup2-vm';
 export const TIME_SLACK = EMULATED ? 6 : 1;
+
+/**
+ * v2 `memory.stat` `kernel_stack` of a cgroup directory: bytes of kernel stacks charged to it. A
+ * stack is charged where its task was forked, so it tells a process forked inside the cgroup from
+ * one that joined after a fork elsewhere.
+ */
+export function kernelStackBytes(cgroupDir: string): number {
+  return Number(/^kernel_stack (\d+)$/m.exec(readFileSync(join(cgroupDir, 'memory.stat'), 'utf8'))?.[1] ?? NaN);
+}

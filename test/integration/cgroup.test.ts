@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cgroup, ErrorCode, JOIN_FAILED_EXIT_CODE, type Limits, type MemoryEvents, type Subprocess } from '../../src/index.js';
 import { leftovers, procCgroupPath, rawFile, testParent, uniqueName } from '../helpers/cgroups.js';
-import { hasCommand, skipIf } from '../helpers/kernel.js';
+import { hasCommand, kernelStackBytes, skipIf } from '../helpers/kernel.js';
 import { cgroupsOf, isAlive, procStat, processTree } from '../helpers/procs.js';
 import { nextEvent, waitFor } from '../helpers/wait.js';
 
@@ -195,6 +195,8 @@ describe('spawn: in the cgroup before exec', () => {
     for (const key of cg.driver.keys(cg.hierarchy)) expect(seen[key], key).toBe(procCgroupPath(cg, key));
     expect(cgroupsOf(process.pid)).toEqual(home);
     expect(cg.procs()).toEqual([sub.pid]);
+    // v2: the fork itself happened in the cgroup: the child's kernel stack is charged to it.
+    if (v2) expect(kernelStackBytes(cg.path)).toBeGreaterThan(0);
     sub.kill('SIGKILL');
   });
 
@@ -207,6 +209,20 @@ describe('spawn: in the cgroup before exec', () => {
     expect([...cg.procs()].sort((a, b) => a - b)).toEqual([first.pid!, second.pid!].sort((a, b) => a - b));
     expect(cg.procs()).not.toContain(process.pid);
     await cg.kill();
+  });
+
+  it('v2: through the shim the fork happens outside (the kernel stack is charged where the fork ran)', async (ctx) => {
+    skipIf(ctx, !v2 && 'v1 has no per-cgroup kernel_stack counter');
+    const busy = create('stack');
+    const first = run(busy, 'sleep', ['30']);
+    await busy.joined(first);
+    const before = kernelStackBytes(busy.path);
+    const second = run(busy, 'sleep', ['30']);
+    await busy.joined(second);
+    // Forked from inside, the first charged a stack here; the shim forked in the orchestrator's cgroup.
+    expect(before).toBeGreaterThan(0);
+    expect(kernelStackBytes(busy.path)).toBe(before);
+    await busy.kill();
   });
 
   it('into a frozen empty cgroup: the orchestrator does not step in (it would freeze); the child waits for the thaw', async () => {

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cgroup } from '../../../src/index.js';
-import { hasCommand, skipIf } from '../../helpers/kernel.js';
+import { hasCommand, kernelStackBytes, skipIf } from '../../helpers/kernel.js';
 import { cgroupsOf, isAlive } from '../../helpers/procs.js';
 import { calmAndHog, finishOrchestrator } from './fixtures/client.js';
 import { anyDirExists, kernelFile, kernelOomKills, SMALL, startOrchestrator, tempDir, testRoot } from './harness.js';
@@ -53,6 +53,8 @@ describe('cgroup namespace', () => {
     const agentsRoot = pod.child('nova-agents');
     expect(kernelFile(supervisor, 'memory.min')).toBe(String(128 * 1024 ** 2));
     expect(kernelFile(agentsRoot.child('calm'), 'memory.max')).toBe(String(64 * 1024 ** 2));
+    // Forked from inside (the orchestrator stepped out of its supervisor leaf): the agent's kernel stack is charged to it.
+    expect(kernelStackBytes(agentsRoot.child('calm').path)).toBeGreaterThan(0);
     // "No internal processes": the pod's cgroup itself holds none; its controllers reach the agents.
     expect(kernelFile(pod, 'cgroup.procs')).toBe('');
     expect(kernelFile(pod, 'cgroup.subtree_control').split(' ')).toEqual(expect.arrayContaining(['memory', 'pids']));

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hasCommand, skipIf } from '../../helpers/kernel.js';
+import { hasCommand, kernelStackBytes, skipIf } from '../../helpers/kernel.js';
 import { cgroupsOf, isAlive } from '../../helpers/procs.js';
 // Not the harness: it loads the whole library, and this file mostly skips (each file's imports are slow in the VM).
 import { calmAndHog, finishOrchestrator, launchOrchestrator } from './fixtures/client.js';
@@ -82,6 +82,9 @@ describe('systemd Delegate=yes', () => {
     const calm = report.agents.calm!;
     expect(cgroupsOf(calm.pid!)?.unified).toBe(inTree(`${report.root}/calm`));
     expect(readFileSync(`${report.root}/calm/memory.max`, 'utf8').trim()).toBe(String(64 * 1024 ** 2));
+    // Forked from inside its cgroup (the orchestrator steps out of its supervisor leaf for the fork):
+    // the kernel charged the agent's stack to the agent, not to the orchestrator.
+    expect(kernelStackBytes(`${report.root}/calm`)).toBeGreaterThan(0);
     // Made by the user, inside what systemd delegated to them.
     expect(statSync(report.root).uid).toBe(uid);
     expect(statSync(`${report.root}/calm`).uid).toBe(uid);
