@@ -11,6 +11,7 @@
  *   `exec`s the command. Costs a second exec, and `Cgroup.joined()` waits for the join.
  */
 import { readFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { basename, dirname, sep } from 'node:path';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { detectHierarchy, type CgroupHierarchy, type HierarchyKey, type Location } from './detect.js';
@@ -42,7 +43,7 @@ export function spawnJoined(
   options: SpawnOptions = {},
 ): Subprocess {
   const prepared = prepareSpawn(command, args, options);
-  const door = doorway(driver, hierarchy, location);
+  const door = options.forkInside === false ? undefined : doorway(driver, hierarchy, location);
   if (door === undefined) {
     return startProcess(prepared, SHIM, ['-c', SHIM_SCRIPT, 'nova-join', ...driver.procsFiles(location), '--', prepared.file, ...prepared.args]);
   }
@@ -84,7 +85,8 @@ function doorway(driver: CgroupDriver, hierarchy: CgroupHierarchy, location: Loc
   }
   const threads = driver.threadFiles(location);
   if (threads !== undefined) return { enter: threads, leave: driver.threadFiles(home)! };
-  if (!mayLeave(home.unified!, location.unified!)) return undefined;
+  // v2 moves the whole process: from a worker thread that would pull the main thread's forks along.
+  if (!isMainThread || !mayLeave(home.unified!, location.unified!)) return undefined;
   return { enter: driver.procsFiles(location), leave: driver.procsFiles(home) };
 }
 

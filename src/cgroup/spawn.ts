@@ -28,6 +28,14 @@ export interface SpawnOptions {
   buffer?: boolean;
   /** Start a new session (`setsid`), so a terminal's Ctrl-C reaches the orchestrator, not its agents. Default `true`. */
   detached?: boolean;
+  /**
+   * Fork the process from inside an empty cgroup (the orchestrator steps in for the fork, ~1 ms).
+   * Default `true`. On cgroup v2 the whole orchestrator process steps in, so a process that another
+   * of its threads forks in that moment (a worker thread's `child_process`) would land in the
+   * agent's cgroup too: set `false` if worker threads of the orchestrator start processes, and the
+   * join-before-exec shim is used instead. (Spawns from a worker thread use the shim on v2 anyway.)
+   */
+  forkInside?: boolean;
 }
 
 /** What a {@link Subprocess} resolves with once it has ended (or failed to start). */

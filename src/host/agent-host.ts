@@ -76,6 +76,11 @@ export interface AgentHostOptions {
    * `swapMax: 0` cannot be enforced — `warn` logs and emits it as `preflight`, `off` skips it.
    */
   preflight?: PreflightMode | (PreflightOptions & { mode?: Exclude<PreflightMode, 'off'> });
+  /**
+   * Fork each agent from inside its new cgroup (see {@link SpawnOptions.forkInside}); a spawn's own
+   * `forkInside` wins. Default `true`. Set `false` if worker threads of the orchestrator start processes.
+   */
+  forkInside?: boolean;
   /** pino-compatible; silent by default. */
   logger?: Logger;
 }
@@ -486,6 +491,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       cgroup = Cgroup.create(root, agent.id, { limits });
       agent._placed(cgroup, workspace);
       const subprocess = cgroup.spawn(options.command, agent.args, {
+        forkInside: this.#options.forkInside,
         ...options,
         cwd: options.cwd ?? workspace,
         env: { ...options.env, ...agentEnv(agent.id, cgroup) },

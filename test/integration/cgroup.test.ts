@@ -197,7 +197,22 @@ describe('spawn: in the cgroup before exec', () => {
     expect(cg.procs()).toEqual([sub.pid]);
     // v2: the fork itself happened in the cgroup: the child's kernel stack is charged to it.
     if (v2) expect(kernelStackBytes(cg.path)).toBeGreaterThan(0);
+    expect(sub.spawnfile).not.toBe('/bin/sh');
     sub.kill('SIGKILL');
+  });
+
+  it('forkInside: false always takes the shim, and the process still never runs outside', async () => {
+    const cg = create('noinside');
+    const result = await run(cg, 'cat', ['/proc/self/cgroup'], { stdio: ['ignore', 'pipe', 'ignore'], buffer: true, forkInside: false });
+    expect(started.at(-1)!.spawnfile).toBe('/bin/sh');
+    expect(result.exitCode).toBe(0);
+    const key = cg.driver.keys(cg.hierarchy)[0]!;
+    expect(String(result.stdout)).toContain(procCgroupPath(cg, key));
+    // v2: a live process that joined after its fork elsewhere has no kernel stack charged here.
+    const sleeper = run(cg, 'sleep', ['30'], { forkInside: false });
+    await cg.joined(sleeper);
+    if (v2) expect(kernelStackBytes(cg.path)).toBe(0);
+    await cg.kill();
   });
 
   it('into a busy cgroup, goes through the shim: in the cgroup once joined(), the orchestrator never inside', async () => {

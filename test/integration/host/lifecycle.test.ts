@@ -49,8 +49,8 @@ async function rejection(promise: Promise<unknown>): Promise<{ code?: string; me
 }
 
 describe('spawn', () => {
-  it('joins before exec: the main process and every descendant, even setsid/double-forked ones, are in the cgroup', async () => {
-    const { host, dir } = await startHost();
+  it.each([true, false])('in the cgroup before exec (forkInside: %s): the main process and every descendant, even setsid/double-forked ones', async (forkInside) => {
+    const { host, dir } = await startHost({ forkInside });
     const first = join(dir, 'first');
     const pids = join(dir, 'pids');
     const env = join(dir, 'env');
