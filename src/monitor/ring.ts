@@ -1,5 +1,5 @@
 /**
- * A fixed-size ring of an agent's samples, kept as numbers in one Float64Array rather than as
+ * A fixed-size ring of an agent's samples, kept as numbers in Float64Arrays rather than as
  * objects: 300 agents × 60 samples would otherwise be 18,000 small objects, each surviving V8's
  * young generation into the old one, tick after tick, and that churn is what makes V8 grow its
  * young generation (RSS) in a long-running orchestrator. Samples are objects again only when asked.
@@ -8,12 +8,15 @@ import type { PsiLine } from '../cgroup/parse.js';
 import type { AgentSample } from './types.js';
 
 const PSI_FIELDS = ['avg10', 'avg60', 'avg300', 'total'] as const;
-/** time, current, highDelta, 5 event counters, some × 4, full × 4 (NaN: absent). */
-const WIDTH = 16;
+/** time, current, highDelta, 5 event counters. */
+const WIDTH = 8;
+/** some × 4, full × 4 (NaN: absent); kept apart, made at the first sample with PSI (v1 has none). */
+const PSI_WIDTH = 8;
 
 export class SampleRing {
   readonly capacity: number;
   readonly #data: Float64Array;
+  #psi: Float64Array | undefined;
   /** Index of the next write. */
   #next = 0;
   #size = 0;
@@ -39,8 +42,12 @@ export class SampleRing {
     d[i++] = e.max;
     d[i++] = e.oom;
     d[i++] = e.oomKill;
-    for (const line of [sample.pressure?.some, sample.pressure?.full]) {
-      for (const field of PSI_FIELDS) d[i++] = line === undefined ? NaN : line[field];
+    if (sample.pressure !== undefined) this.#psi ??= new Float64Array(this.capacity * PSI_WIDTH).fill(NaN);
+    if (this.#psi !== undefined) {
+      let j = this.#next * PSI_WIDTH;
+      for (const line of [sample.pressure?.some, sample.pressure?.full]) {
+        for (const field of PSI_FIELDS) this.#psi[j++] = line === undefined ? NaN : line[field];
+      }
     }
     this.#next = (this.#next + 1) % this.capacity;
     if (this.#size < this.capacity) this.#size++;
@@ -62,10 +69,11 @@ export class SampleRing {
   #at(slot: number): AgentSample {
     const d = this.#data;
     const i = slot * WIDTH;
+    const p = this.#psi;
     const line = (at: number): PsiLine | undefined =>
-      Number.isNaN(d[at]) ? undefined : { avg10: d[at]!, avg60: d[at + 1]!, avg300: d[at + 2]!, total: d[at + 3]! };
-    const some = line(i + 8);
-    const full = line(i + 12);
+      p === undefined || Number.isNaN(p[at]) ? undefined : { avg10: p[at]!, avg60: p[at + 1]!, avg300: p[at + 2]!, total: p[at + 3]! };
+    const some = line(slot * PSI_WIDTH);
+    const full = line(slot * PSI_WIDTH + 4);
     return {
       time: d[i]!,
       current: d[i + 1]!,
