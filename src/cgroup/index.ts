@@ -6,4 +6,4 @@ export { JOIN_FAILED_EXIT_CODE } from './join.js';
 export { whenSpawned, type SpawnOptions, type StdioOption, type Subprocess, type SubprocessResult } from './spawn.js';
 export type { CgroupStats, MemoryEvents, MemorySample, MemorySampler, MemoryStats, PidsStats } from './stats.js';
 export type { Psi, PsiLine } from './parse.js';
-export { CgroupWatcher, type CgroupWatchEvents, type WatchOptions } from './watch.js';
+export { CgroupWatcher, NO_MEMORY_EVENTS, type CgroupWatchEvents, type WatchOptions } from './watch.js';

@@ -26,7 +26,12 @@ export interface WatchOptions {
    * 0 (no polling) on v2.
    */
   pollInterval?: number;
+  /** Counters to report rises from. Default: the current ones (read now); a cgroup just made starts at {@link NO_MEMORY_EVENTS}. */
+  baseline?: MemoryEvents;
 }
+
+/** Every memory event counter at zero: the baseline of a new cgroup. */
+export const NO_MEMORY_EVENTS: Readonly<MemoryEvents> = Object.freeze({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0 });
 
 const COUNTERS = ['low', 'high', 'max', 'oom', 'oomKill'] as const;
 
@@ -43,12 +48,12 @@ export class CgroupWatcher extends Emitter<CgroupWatchEvents> {
   #populated: boolean;
   #closed = false;
 
-  /** Use {@link Cgroup.watch}. Takes the current counters as the baseline: only later rises are reported. */
+  /** Use {@link Cgroup.watch}. Takes `options.baseline` or the current counters as the baseline: only later rises are reported. */
   constructor(driver: CgroupDriver, location: Location, options: WatchOptions = {}) {
     super();
     this.#driver = driver;
     this.#location = location;
-    this.#last = driver.memoryEvents(location) ?? { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
+    this.#last = { ...(options.baseline ?? driver.memoryEvents(location) ?? NO_MEMORY_EVENTS) };
     this.#populated = driver.populated(location);
     const files = driver.eventFiles(location);
     for (const file of files) {

@@ -12,7 +12,7 @@ import PQueue from 'p-queue';
 import { Cgroup } from '../cgroup/cgroup.js';
 import type { SpawnOptions, Subprocess } from '../cgroup/spawn.js';
 import { DEFAULT_AGENT_LIMITS, resolveLimits, type Limits } from '../cgroup/limits.js';
-import type { CgroupWatcher } from '../cgroup/watch.js';
+import { NO_MEMORY_EVENTS, type CgroupWatcher } from '../cgroup/watch.js';
 import { AgentHostError, ErrorCode, isAgentHostError } from '../errors.js';
 import { parseDuration, type Duration } from '../util/duration.js';
 import { Emitter } from '../util/emitter.js';
@@ -501,7 +501,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       const running: Running = {
         agent,
         cgroup,
-        watcher: cgroup.watch({ pollInterval: 0 }),
+        // Counted from zero: the cgroup is new, so an OOM kill before this line is still reported.
+        watcher: cgroup.watch({ pollInterval: 0, baseline: NO_MEMORY_EVENTS }),
         subprocess,
         workspace,
         keepCgroup: options.keepCgroup ?? false,
@@ -669,14 +670,14 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     const { agent, cgroup } = running;
     running.timer?.clear();
     this.#pendingExtensions.delete(agent.id);
-    running.watcher.check();
     // systemd's KillMode=control-group: when the main process ends, so does everything it left.
     if (cgroup.populated()) await cgroup.kill().catch((error: unknown) => this.emit('error', error as Error, agent));
+    // The last look at the counters reports any OOM kill not seen yet (and sets oomReported).
     running.watcher.check();
-    // Two small reads rather than stats(): this runs once per agent, on the spawn/exit hot path.
+    // One small read rather than stats(): this runs once per agent, on the spawn/exit hot path.
     // `undefined` when the cgroup is already gone (removed by hand): keep what was seen.
     const peakMemory = cgroup.peakMemory() ?? 0;
-    const oomKills = Math.max(running.oomReported, cgroup.memoryEvents()?.oomKill ?? 0);
+    const oomKills = running.oomReported;
     running.watcher.close();
     if (!running.keepCgroup) await cgroup.delete().catch((error: unknown) => this.emit('error', error as Error, agent));
     if (running.workspace) {

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Cgroup } from '../../../src/cgroup/cgroup.js';
+import { NO_MEMORY_EVENTS } from '../../../src/cgroup/watch.js';
 import type { CgroupHierarchy } from '../../../src/cgroup/detect.js';
 import { AgentHostError, ErrorCode } from '../../../src/errors.js';
 import { fakeTree, type FakeTree } from '../../helpers/fake-tree.js';
@@ -461,6 +462,21 @@ describe('watch (fake cgroupfs)', () => {
     watcher.check();
     expect(empty).toBe(1);
     watcher.close();
+  });
+
+  it('baseline: NO_MEMORY_EVENTS reports what a new cgroup counted before the watch began', () => {
+    const { tree, self } = v2(files);
+    tree.write('cg/a/memory.events', 'low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\n');
+    const current = self.watch({ pollInterval: 0 });
+    const fresh = self.watch({ pollInterval: 0, baseline: NO_MEMORY_EVENTS });
+    const seen: Array<[string, number]> = [];
+    current.on('memory', (delta) => seen.push(['current', delta.oomKill]));
+    fresh.on('memory', (delta) => seen.push(['fresh', delta.oomKill]));
+    current.check();
+    fresh.check();
+    expect(seen).toEqual([['fresh', 1]]);
+    current.close();
+    fresh.close();
   });
 
   it('v2: reacts to file modifications without polling (inotify)', async () => {
