@@ -101,6 +101,14 @@ export function removeDir(dir: string): boolean {
   }
 }
 
+/**
+ * A directory's link count, `undefined` when it is gone. cgroupfs (kernfs) keeps it at 2 + the number
+ * of child cgroups, so 2 says "no children" without listing the directory's dozens of files.
+ */
+export function dirLinks(dir: string): number | undefined {
+  return statSync(dir, { throwIfNoEntry: false })?.nlink;
+}
+
 /** Child cgroups: the subdirectories of a cgroup directory. */
 export function childDirs(dir: string): string[] {
   try {

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from './workspaces.js';
 
 export interface AgentRecord {
   id: string;
@@ -23,8 +24,13 @@ export interface AgentRecord {
 export class StateStore {
   constructor(readonly dir: string) {}
 
+  /** Makes the directory, and removes records half-written by an orchestrator that died mid-write. */
   prepare(): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(this.dir)) {
+      const writer = /\.json\.(\d+)\.tmp$/.exec(name)?.[1];
+      if (writer !== undefined && !isAlive(Number(writer))) unlinkSync(join(this.dir, name));
+    }
   }
 
   write(record: AgentRecord): void {

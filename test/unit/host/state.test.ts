@@ -28,6 +28,16 @@ const record = (id: string, extra: Partial<AgentRecord> = {}): AgentRecord => ({
 });
 
 describe('StateStore', () => {
+  it('prepare() removes records half-written by a dead orchestrator, not those of a live one', () => {
+    const store = new StateStore(dir);
+    const dead = 2 ** 22 + 12345; // above any pid_max: no such process
+    writeFileSync(join(dir, `a.json.${dead}.tmp`), '{"id":');
+    writeFileSync(join(dir, `b.json.${process.pid}.tmp`), '{"id":');
+    writeFileSync(join(dir, 'c.json'), JSON.stringify(record('c')));
+    store.prepare();
+    expect(readdirSync(dir).sort()).toEqual([`b.json.${process.pid}.tmp`, 'c.json']);
+  });
+
   it('writes (0600, in a 0700 directory), reads, lists and removes records; no temp file is left', () => {
     const store = new StateStore(join(dir, 'nested', 'state'));
     store.prepare();
