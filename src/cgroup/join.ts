@@ -48,17 +48,16 @@ export function spawnJoined(
     return startProcess(prepared, SHIM, ['-c', SHIM_SCRIPT, 'nova-join', ...driver.procsFiles(location), '--', prepared.file, ...prepared.args]);
   }
   const entered = move(door.enter);
-  if (entered < door.enter.length) {
+  if (entered.error !== undefined) {
     // Half inside: back out of what was entered before reporting why the rest refused.
-    const error = moveError(door.enter[entered]!);
-    if (move(door.leave.slice(0, entered)) < entered) throw stuck(door);
-    throw error;
+    if (move(door.leave.slice(0, entered.moved)).error !== undefined) throw stuck(door);
+    throw entered.error;
   }
   let subprocess: Subprocess;
   try {
     subprocess = startProcess(prepared);
   } finally {
-    if (move(door.leave) < door.leave.length) throw stuck(door);
+    if (move(door.leave).error !== undefined) throw stuck(door);
   }
   bornInside.add(subprocess);
   return subprocess;
@@ -91,32 +90,20 @@ function doorway(driver: CgroupDriver, hierarchy: CgroupHierarchy, location: Loc
 }
 
 /**
- * Writes "0" to each file in turn; returns how many took it. "0" is the writer itself: the calling
- * thread in a v1 `tasks` file (which, unlike a tid, spares the kernel its global threadgroup lock,
- * an RCU grace period), the calling process in `cgroup.procs`; and no pid to translate between
- * pid namespaces or to get wrong in a worker thread.
+ * Writes "0" to each file in turn, up to the first refusal (its typed error). "0" is the writer
+ * itself: the calling thread in a v1 `tasks` file (which, unlike a tid, spares the kernel its global
+ * threadgroup lock, an RCU grace period), the calling process in `cgroup.procs`; and no pid to
+ * translate between pid namespaces or to get wrong in a worker thread.
  */
-function move(files: string[]): number {
-  let done = 0;
-  for (const file of files) {
+function move(files: string[]): { moved: number; error?: unknown } {
+  for (let i = 0; i < files.length; i++) {
     try {
-      writeFile(dirname(file), basename(file), SELF);
-    } catch {
-      break;
+      writeFile(dirname(files[i]!), basename(files[i]!), SELF);
+    } catch (error) {
+      return { moved: i, error };
     }
-    done++;
   }
-  return done;
-}
-
-/** The typed error of the write that refused (repeated, to report it). */
-function moveError(file: string): AgentHostError {
-  try {
-    writeFile(dirname(file), basename(file), SELF);
-  } catch (error) {
-    if (error instanceof AgentHostError) return error;
-  }
-  return new AgentHostError(ErrorCode.CGROUP_IO, `cannot write ${file}`);
+  return { moved: files.length };
 }
 
 /** Stuck in an agent's cgroup, the orchestrator would die with the agent: never go on from there. */

@@ -262,6 +262,16 @@ describe('spawn: in the cgroup before exec', () => {
     expect(cgroupsOf(process.pid)).toEqual(home);
   });
 
+  it('v2: a refused step in (a parent with limited children takes no process) is a typed error; the orchestrator stays home', async (ctx) => {
+    skipIf(ctx, !v2 && 'cgroup v1 has no "no internal processes" rule');
+    const cg = create('parent');
+    const child = Cgroup.create(cg, 'child', { limits: { memoryMax: '32M' } });
+    made.push(child);
+    const home = cgroupsOf(process.pid);
+    expect(() => run(cg, 'true')).toThrow(expect.objectContaining({ code: ErrorCode.CGROUP_BUSY }));
+    expect(cgroupsOf(process.pid)).toEqual(home);
+  });
+
   it('joined() works long after the spawn (the spawn event is past)', async () => {
     const cg = create('late');
     const first = run(cg, 'sleep', ['30']);
