@@ -209,8 +209,7 @@ export class Cgroup {
    */
   stats(): CgroupStats {
     const raw = this.driver.stats(this.location);
-    this.#peakSeen = Math.max(this.#peakSeen, raw.memory.current, raw.memory.peak ?? 0);
-    return { ...raw, memory: { ...raw.memory, peak: raw.memory.peak ?? this.#peakSeen } };
+    return { ...raw, memory: { ...raw.memory, peak: this.#peak(raw.memory.peak, raw.memory.current) } };
   }
 
   /**
@@ -220,9 +219,13 @@ export class Cgroup {
    */
   peakMemory(): number | undefined {
     const read = this.driver.peak(this.location);
-    if (read === undefined) return undefined;
-    this.#peakSeen = Math.max(this.#peakSeen, read.current, read.peak ?? 0);
-    return read.peak ?? this.#peakSeen;
+    return read === undefined ? undefined : this.#peak(read.peak, read.current);
+  }
+
+  /** The kernel's peak, or (without memory.peak) the highest usage this object has read. */
+  #peak(kernelPeak: number | undefined, current: number): number {
+    this.#peakSeen = Math.max(this.#peakSeen, current, kernelPeak ?? 0);
+    return kernelPeak ?? this.#peakSeen;
   }
 
   /** Only the OOM and limit-hit counters: the cheap read behind OOM detection. `undefined` once the cgroup is gone. */

@@ -4,7 +4,7 @@
  * than the read itself, on the spawn path and on every monitor tick.
  */
 import { accessSync, constants, readFileSync, writeFileSync, mkdirSync, rmdirSync, readdirSync, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { AgentHostError, ErrorCode, fromSystemError } from '../errors.js';
 
 export function readFile(dir: string, file: string): string {
@@ -37,14 +37,12 @@ export function readParsedOptional<T>(dir: string, file: string, parse: (text: s
   return text === undefined ? undefined : parseIn(dir, file, text, parse);
 }
 
-function parseIn<T>(dir: string, file: string | undefined, text: string, parse: (text: string) => T): T {
+function parseIn<T>(dir: string, file: string, text: string, parse: (text: string) => T): T {
   try {
     return parse(text);
   } catch (error) {
     if (!(error instanceof AgentHostError) || error.code !== ErrorCode.CGROUP_PARSE) throw error;
-    // `file` undefined: `dir` is the file's whole path (an OpenFile's, split only when reporting).
-    const path = file === undefined ? dir : join(dir, file);
-    if (file === undefined) dir = dirname(dir);
+    const path = join(dir, file);
     throw new AgentHostError(ErrorCode.CGROUP_PARSE, `cannot parse ${path} (cgroup ${dir}): ${error.message}`, {
       file: path,
       cgroup: dir,
@@ -128,9 +126,13 @@ export function childDirs(dir: string): string[] {
 export class OpenFile {
   static #buffer = Buffer.allocUnsafe(64 * 1024);
   #fd: number | undefined;
+  readonly #dir: string;
+  readonly #file: string;
   readonly path: string;
 
   constructor(dir: string, file: string) {
+    this.#dir = dir;
+    this.#file = file;
     this.path = join(dir, file);
   }
 
@@ -151,7 +153,7 @@ export class OpenFile {
   /** The content parsed with `parse` (a parse error names the file), or `undefined` once gone. */
   readParsed<T>(parse: (text: string) => T): T | undefined {
     const text = this.read();
-    return text === undefined ? undefined : parseIn(this.path, undefined, text, parse);
+    return text === undefined ? undefined : parseIn(this.#dir, this.#file, text, parse);
   }
 
   close(): void {

@@ -203,7 +203,7 @@ function checkCwd(cwd: string): void {
  * Finds the executable as execvp would, so a missing or non-executable command is a typed
  * error before anything starts, rather than a shell's exit status 127 after.
  */
-export function resolveCommand(command: string, path: string | undefined, cwd: string): string {
+function resolveCommand(command: string, path: string | undefined, cwd: string): string {
   if (typeof command !== 'string' || command === '' || command.includes('\0')) {
     throw new AgentHostError(ErrorCode.INVALID_OPTION, 'command must be a non-empty string without NUL characters');
   }
