@@ -130,6 +130,10 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
     notes: [
       `${burstRuns} run(s), the variants side by side in each; every AgentHost agent ran to its natural exit (exit 0); ${early} had already exited when the last one started.`,
     ],
+    figures: [
+      { name: `burst of ${count}: AgentHost / bare spawn`, value: median(runs.map((r) => r.host / r.bare)), unit: '×' },
+      { name: `burst of ${count}: Cgroup / bare spawn`, value: median(runs.map((r) => r.cgroup / r.bare)), unit: '×' },
+    ],
     data: runs,
   };
 }

@@ -237,6 +237,7 @@ export async function lifecycle(env: BenchEnv): Promise<SectionResult> {
     notes: [
       `${rounds} rounds × ${perRound} operations per variant (after ${env.scale.warmup} warm-up operations per round), variants interleaved and rotated each round; ratios are per-round medians over the bare spawn's median of the same round. "node CPU per op" is the orchestrator process's own user + system time (process.cpuUsage), not its children's.`,
     ],
+    figures: ['Cgroup', 'AgentHost'].map((name) => ({ name: `lifecycle: ${name} / bare spawn`, value: median(byName.get(name)!.ratios), unit: '×' })),
     data: results.map(({ all, ...rest }) => ({ ...rest, p99: summarize(all).p99 })),
   };
 }
