@@ -73,6 +73,18 @@ function cappedHeadline(checkpoints: Checkpoint[], settle: number): Headline {
   };
 }
 
+/** The library's share with V8's young generation capped on both sides: what remains once V8's sizing for churn is out. */
+function cappedShare(pair: Pair, agents: number, settle: number): Headline {
+  const managing = LABELS.managing(agents);
+  const shares = [share(pair, managing), share(pair, LABELS.settled(managing, settle))].map((s) => s?.rss ?? NaN);
+  return {
+    metric: `… the library's share with node ${SEMI_SPACE} on both sides: right after / ${settle} s later`,
+    result: shares.map(mb).join(' / '),
+    target: '≤ 10 MB at 300',
+    verdict: agents < 300 ? 'info' : shares.every((s) => s <= SHARE_LIMIT) ? 'met' : 'missed',
+  };
+}
+
 /** One pair of runs, library and bare, and the library's share at the checkpoints both take. */
 interface Pair {
   library: MemoryReport;
@@ -110,11 +122,12 @@ function pairTable(pairs: Pair[], labels: string[]): Table {
       range(shares.map((s) => s.rss)),
       range(shares.map((s) => s.anon)),
       `${mb(median(library.map((c) => c.heapUsed)))} / ${mb(median(bare.map((c) => c.heapUsed)))}`,
+      `${mb(median(library.map((c) => c.heapTotal)))} / ${mb(median(bare.map((c) => c.heapTotal)))}`,
     ];
   });
   return {
     title: `The library's orchestrator beside a bare node orchestrator (child_process.spawn, the same children): RSS after gc(), median of ${pairs.length} pair(s) (range)`,
-    columns: ['checkpoint', 'library', 'bare node', 'library − bare', '… of it anonymous', 'heap used: library / bare'],
+    columns: ['checkpoint', 'library', 'bare node', 'library − bare', '… of it anonymous', 'heap used: library / bare', 'heap total: library / bare'],
     rows,
   };
 }
@@ -136,10 +149,12 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
       pairs.push({ library: l, bare: await bare() });
     }
   }
-  // The same with V8's young generation capped: how much of the RSS is heap V8 grew for spawn churn.
+  // The same with V8's young generation capped, both sides: how much of the RSS is heap V8 grew for spawn churn.
+  const cappedConfig = (run: string): OrchestratorConfig => ({ ...config(run), cycles: Math.min(cycles, 2000), samples: 2 });
   const capped = env.scale.rssCapped
-    ? await runChild(bundles.child, { ...config('capped'), lib: bundles.lib, root: env.cgroup('rss-capped').location, cycles: Math.min(cycles, 2000), samples: 2 }, [SEMI_SPACE])
+    ? await runChild(bundles.child, { ...cappedConfig('capped'), lib: bundles.lib, root: env.cgroup('rss-capped').location }, [SEMI_SPACE])
     : undefined;
+  const cappedBare = env.scale.rssCapped ? await runChild(bundles.bare, cappedConfig('capped-bare'), [SEMI_SPACE]) : undefined;
   const result = pairs[0]!.library;
   const { checkpoints } = result;
   const series = checkpoints.filter((c) => c.label === LABELS.cycles);
@@ -178,6 +193,7 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
         verdict: agents < 300 ? 'info' : Math.max(median(burstShares), median(settledShares)) <= SHARE_LIMIT ? 'met' : 'missed',
       },
       ...(capped ? [cappedHeadline(capped.checkpoints, settle)] : []),
+      ...(capped && cappedBare ? [cappedShare({ library: capped, bare: cappedBare }, agents, settle)] : []),
       {
         metric: `RSS after ${after.cycles} cycles: right after / ${settle} s later; heap; growth per 1000 (RSS / heap)`,
         result: `${mb(after.rss)} / ${mb(afterSettled.rss)}; ${mb(afterSettled.heapUsed)}; ${mb(rssGrowth)} / ${mb(heapGrowth)}`,
@@ -188,6 +204,9 @@ export async function rss(env: BenchEnv): Promise<SectionResult> {
     tables: [
       { columns: ['checkpoint (after gc())', 'RSS', '… anonymous', '… file-backed', 'heap used', 'heap total', 'external'], rows },
       pairTable(pairs, sharedLabels(agents, cycles, settle)),
+      ...(capped && cappedBare
+        ? [{ ...pairTable([{ library: capped, bare: cappedBare }], sharedLabels(agents, Math.min(cycles, 2000), settle)), title: `The same pair with \`node ${SEMI_SPACE}\` on both sides` }]
+        : []),
       ...(capped
         ? [
             {

@@ -97,12 +97,12 @@ export const VM_SCALE: Scale = {
  * over 300): what `--compare` repeats to compare code before and after a change.
  */
 export const QUICK_SCALE: Scale = {
-  rounds: 3,
-  perRound: 10,
-  warmup: 2,
+  rounds: 5,
+  perRound: 20,
+  warmup: 3,
   burst: 300,
-  burstRuns: 1,
-  burstSleep: 3,
+  burstRuns: 3,
+  burstSleep: 5,
   tickCounts: [300],
   ticks: 10,
   oomRuns: 3,
