@@ -22,6 +22,17 @@ interface BurstRun {
   exitedEarly: number;
   /** From the burst's start until every agent had exited and its cgroup was removed. */
   hostDone: number;
+  /** The orchestrator's CPU time (ms) for the bare and the AgentHost burst, from the start until every child was reaped. */
+  bareCpu: number;
+  hostCpu: number;
+}
+
+/** Runs `fn` and adds the CPU time it took (ms) to its result, as `key`. */
+async function withCpu<T extends object, K extends string>(key: K, fn: () => Promise<T>): Promise<T & Record<K, number>> {
+  const start = process.cpuUsage();
+  const result = await fn();
+  const used = process.cpuUsage(start);
+  return { ...result, [key]: (used.user + used.system) / 1000 } as T & Record<K, number>;
 }
 
 async function bareBurst(count: number, seconds: number): Promise<number> {
@@ -85,10 +96,10 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
   const runs: BurstRun[] = [];
   for (let run = 0; run < burstRuns; run++) {
     const variants: (() => Promise<Partial<BurstRun>>)[] = [
-      async () => ({ bare: await bareBurst(count, burstSleep) }),
+      () => withCpu('bareCpu', async () => ({ bare: await bareBurst(count, burstSleep) })),
       async () => ({ cgroup: await cgroupBurst(parent, count, burstSleep, `c${run}`, false) }),
       async () => ({ before: await cgroupBurst(parent, count, burstSleep, `n${run}`, true) }),
-      () => hostBurst(run),
+      () => withCpu('hostCpu', () => hostBurst(run)),
     ];
     // Rotated each run, so the first burst's warm-up and a drift of the machine's load fall on each variant in turn.
     const order = [...variants.slice(run % variants.length), ...variants.slice(0, run % variants.length)];
@@ -138,10 +149,12 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
     ],
     notes: [
       `${burstRuns} run(s), the variants side by side in each (their order rotated from run to run); every AgentHost agent ran to its natural exit (exit 0); ${early} had already exited when the last one started.`,
+      `The orchestrator's own CPU for a whole burst, until every child was reaped (median): bare spawn ${ms(median(runs.map((r) => r.bareCpu)))}, AgentHost ${ms(median(runs.map((r) => r.hostCpu)))}.`,
     ],
     figures: [
       { name: `burst of ${count}: AgentHost / bare spawn`, value: median(runs.map((r) => r.host / r.bare)), unit: '×' },
       { name: `burst of ${count}: Cgroup / bare spawn`, value: median(runs.map((r) => r.cgroup / r.bare)), unit: '×' },
+      { name: `burst of ${count} CPU, until all reaped: AgentHost / bare spawn`, value: median(runs.map((r) => r.hostCpu / r.bareCpu)), unit: '×' },
     ],
     data: runs,
   };
