@@ -22,6 +22,17 @@ interface BurstRun {
   exitedEarly: number;
   /** From the burst's start until every agent had exited and its cgroup was removed. */
   hostDone: number;
+  /** The orchestrator's CPU time (ms) for the bare and the AgentHost burst, from the start until every child was reaped. */
+  bareCpu: number;
+  hostCpu: number;
+}
+
+/** Runs `fn` and adds the CPU time it took (ms) to its result, as `key`. */
+async function withCpu<T extends object, K extends string>(key: K, fn: () => Promise<T>): Promise<T & Record<K, number>> {
+  const start = process.cpuUsage();
+  const result = await fn();
+  const used = process.cpuUsage(start);
+  return { ...result, [key]: (used.user + used.system) / 1000 } as T & Record<K, number>;
 }
 
 async function bareBurst(count: number, seconds: number): Promise<number> {
@@ -65,12 +76,7 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
   const { burst: count, burstRuns, burstSleep } = env.scale;
   const parent = env.cgroup('burst-cgroup');
   const host = await env.host('burst-host');
-  const runs: BurstRun[] = [];
-  for (let run = 0; run < burstRuns; run++) {
-    const bare = await bareBurst(count, burstSleep);
-    const cgroup = await cgroupBurst(parent, count, burstSleep, `c${run}`, false);
-    const before = await cgroupBurst(parent, count, burstSleep, `n${run}`, true);
-
+  const hostBurst = async (run: number): Promise<Pick<BurstRun, 'host' | 'hostFirst' | 'exitedEarly' | 'hostDone'>> => {
     const start = performance.now();
     let first = Infinity;
     const agents: Agent[] = await Promise.all(
@@ -85,7 +91,21 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
     const results = await Promise.all(agents.map((a) => a.result));
     const bad = results.filter((r) => r.reason !== 'exit' || r.exitCode !== 0);
     if (bad.length > 0) throw new Error(`${bad.length} burst agents did not exit cleanly: ${JSON.stringify(bad[0])}`);
-    runs.push({ bare, cgroup, before, host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start });
+    return { host: allRunning - start, hostFirst: first, exitedEarly, hostDone: performance.now() - start };
+  };
+  const runs: BurstRun[] = [];
+  for (let run = 0; run < burstRuns; run++) {
+    const variants: (() => Promise<Partial<BurstRun>>)[] = [
+      () => withCpu('bareCpu', async () => ({ bare: await bareBurst(count, burstSleep) })),
+      async () => ({ cgroup: await cgroupBurst(parent, count, burstSleep, `c${run}`, false) }),
+      async () => ({ before: await cgroupBurst(parent, count, burstSleep, `n${run}`, true) }),
+      () => withCpu('hostCpu', () => hostBurst(run)),
+    ];
+    // Rotated each run, so the first burst's warm-up and a drift of the machine's load fall on each variant in turn.
+    const order = [...variants.slice(run % variants.length), ...variants.slice(0, run % variants.length)];
+    let measured: Partial<BurstRun> = {};
+    for (const variant of order) measured = { ...measured, ...(await variant()) };
+    runs.push(measured as BurstRun);
   }
   // One more AgentHost burst under the profiler: where the main thread's time goes.
   let profiledAgents: Agent[] = [];
@@ -128,7 +148,13 @@ export async function burst(env: BenchEnv): Promise<SectionResult> {
       profileTable,
     ],
     notes: [
-      `${burstRuns} run(s), the variants side by side in each; every AgentHost agent ran to its natural exit (exit 0); ${early} had already exited when the last one started.`,
+      `${burstRuns} run(s), the variants side by side in each (their order rotated from run to run); every AgentHost agent ran to its natural exit (exit 0); ${early} had already exited when the last one started.`,
+      `The orchestrator's own CPU for a whole burst, until every child was reaped (median): bare spawn ${ms(median(runs.map((r) => r.bareCpu)))}, AgentHost ${ms(median(runs.map((r) => r.hostCpu)))}.`,
+    ],
+    figures: [
+      { name: `burst of ${count}: AgentHost / bare spawn`, value: median(runs.map((r) => r.host / r.bare)), unit: '×' },
+      { name: `burst of ${count}: Cgroup / bare spawn`, value: median(runs.map((r) => r.cgroup / r.bare)), unit: '×' },
+      { name: `burst of ${count} CPU, until all reaped: AgentHost / bare spawn`, value: median(runs.map((r) => r.hostCpu / r.bareCpu)), unit: '×' },
     ],
     data: runs,
   };

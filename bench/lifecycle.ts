@@ -237,6 +237,11 @@ export async function lifecycle(env: BenchEnv): Promise<SectionResult> {
     notes: [
       `${rounds} rounds × ${perRound} operations per variant (after ${env.scale.warmup} warm-up operations per round), variants interleaved and rotated each round; ratios are per-round medians over the bare spawn's median of the same round. "node CPU per op" is the orchestrator process's own user + system time (process.cpuUsage), not its children's.`,
     ],
+    figures: ['Cgroup', 'AgentHost'].flatMap((name) => [
+      { name: `lifecycle: ${name} / bare spawn`, value: median(byName.get(name)!.ratios), unit: '×' as const },
+      // The orchestrator's own CPU per operation: what a change of the library's code moves, and less swayed by a loaded machine than wall time.
+      { name: `lifecycle CPU: ${name} / bare spawn`, value: byName.get(name)!.cpu / byName.get('child_process.spawn')!.cpu, unit: '×' as const },
+    ]),
     data: results.map(({ all, ...rest }) => ({ ...rest, p99: summarize(all).p99 })),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { MemoryMonitor, type MonitorHost } from '../src/monitor/index.js';
 import type { BenchEnv } from './lib/env.js';
-import type { Headline, SectionResult } from './lib/report.js';
+import type { Figure, Headline, SectionResult } from './lib/report.js';
 import { Sleepers } from './lib/sleepers.js';
 import { ms, summarize } from './lib/stats.js';
 
@@ -33,6 +33,7 @@ export async function monitorTick(env: BenchEnv): Promise<SectionResult> {
   const rows: string[][] = [];
   const headlines: Headline[] = [];
   const data: unknown[] = [];
+  const figures: Figure[] = [];
   try {
     for (const count of env.scale.tickCounts) {
       await sleepers.grow(count);
@@ -58,6 +59,7 @@ export async function monitorTick(env: BenchEnv): Promise<SectionResult> {
         ms(summarize(plain.map((p) => p.cpu)).median),
       ]);
       data.push({ count, first, ticks, plain });
+      figures.push({ name: `monitor tick at ${count}: CPU / cgroup.stats() of all`, value: cpu.median / summarize(plain.map((p) => p.cpu)).median, unit: '×' });
       if (count === Math.max(...env.scale.tickCounts)) {
         headlines.push({
           metric: `monitor tick CPU at ${count} agents (median)`,
@@ -83,6 +85,7 @@ export async function monitorTick(env: BenchEnv): Promise<SectionResult> {
     notes: [
       `${env.scale.ticks} ticks per step after a first one; each agent cgroup has the seed's limits and a \`sleep\` in it; CPU = process.cpuUsage() (user + system) around \`await monitor.tick()\`.`,
     ],
+    figures,
     data,
   };
 }

@@ -40,6 +40,13 @@ export interface Scale {
   cycleConcurrency: number;
   /** Also measure RSS with V8's young generation capped (a second orchestrator run). */
   rssCapped: boolean;
+  /**
+   * RSS: seconds before the second reading after the burst and after the cycles (V8 may shrink
+   * its young generation once allocation calms down), and pairs of runs, the bare orchestrator
+   * beside the library's.
+   */
+  rssSettle: number;
+  rssRuns: number;
   /** Breakdown: operations per step. */
   breakdownOps: number;
 }
@@ -59,6 +66,8 @@ export const NATIVE_SCALE: Scale = {
   cycles: 10_000,
   cycleConcurrency: 8,
   rssCapped: true,
+  rssSettle: 30,
+  rssRuns: 1,
   breakdownOps: 200,
 };
 
@@ -78,24 +87,32 @@ export const VM_SCALE: Scale = {
   cycles: 200,
   cycleConcurrency: 8,
   rssCapped: false,
+  rssSettle: 30,
+  rssRuns: 1,
   breakdownOps: 25,
 };
 
+/**
+ * A short run at the targets' scale where it is cheap (300 agents managed, a burst of 300, a tick
+ * over 300): what `--compare` repeats to compare code before and after a change.
+ */
 export const QUICK_SCALE: Scale = {
-  rounds: 3,
-  perRound: 10,
-  warmup: 2,
-  burst: 100,
-  burstRuns: 1,
+  rounds: 5,
+  perRound: 20,
+  warmup: 3,
+  burst: 300,
+  burstRuns: 3,
   burstSleep: 5,
-  tickCounts: [100],
-  ticks: 5,
+  tickCounts: [300],
+  ticks: 10,
   oomRuns: 3,
   reliefRuns: 3,
-  rssAgents: 50,
-  cycles: 500,
+  rssAgents: 300,
+  cycles: 1000,
   cycleConcurrency: 8,
-  rssCapped: true,
+  rssCapped: false,
+  rssSettle: 15,
+  rssRuns: 1,
   breakdownOps: 30,
 };
 

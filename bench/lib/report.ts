@@ -23,8 +23,20 @@ export interface SectionResult {
   headlines: Headline[];
   tables: Table[];
   notes: string[];
+  /**
+   * The figures to compare before and after a change (`--compare`): ratios or differences taken
+   * within one run, so a noisy machine moves them less than it moves absolute times.
+   */
+  figures?: Figure[];
   /** Raw figures, for --json. */
   data?: unknown;
+}
+
+/** One figure of `--compare`; lower is better for every one of them. */
+export interface Figure {
+  name: string;
+  value: number;
+  unit: '×' | 'MB';
 }
 
 const VERDICT: Record<Verdict, string> = { met: 'met', missed: 'MISSED', skipped: 'skipped', info: '–' };
