@@ -6,6 +6,7 @@
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentHostError, ErrorCode } from '../errors.js';
+import { isAlive } from './ownership.js';
 
 /** Options of a {@link WorkspacePool} (`AgentHostOptions.workspaces`). */
 export interface WorkspacePoolOptions {
@@ -165,12 +166,5 @@ export class WorkspacePool {
   }
 }
 
-/** Whether a process exists (signal 0 checks without sending anything). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** @deprecated Moved to ownership.ts; kept for code that imported it from here. */
+export { isAlive };

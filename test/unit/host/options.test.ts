@@ -35,7 +35,7 @@ describe('before start()', () => {
     expect(() => host.run('a', 'true')).toThrow(expect.objectContaining({ code: ErrorCode.AGENT_NOT_RUNNING }));
     expect(host.agents()).toEqual([]);
     expect(host.memoryReport().agents).toEqual([]);
-    expect(host.status().counts).toEqual({ queued: 0, running: 0, stopping: 0, exited: 0 });
+    expect(host.status().counts).toEqual({ queued: 0, starting: 0, running: 0, paused: 0, stopping: 0, exited: 0 });
     await host.dispose();
     await host.dispose();
     await expect(host.start()).rejects.toMatchObject({ code: ErrorCode.HOST_DISPOSED });
