@@ -5,97 +5,17 @@
  * timeout, memory relief, the monitor's livelock kill, dispose().
  */
 import type { Cgroup } from '../cgroup/cgroup.js';
-import type { Limits } from '../cgroup/limits.js';
-import type { SpawnOptions, Subprocess } from '../cgroup/spawn.js';
+import type { Subprocess } from '../cgroup/spawn.js';
 import { signalQuietly } from '../cgroup/v2.js';
 import { NO_MEMORY_EVENTS, type CgroupWatcher } from '../cgroup/watch.js';
-import { AGENT_CGROUP_ENV } from '../agent/locate.js';
 import { AgentHostError, ErrorCode, isAgentHostError } from '../errors.js';
 import type { TimeoutPolicy, TimeoutTimer } from '../timeout/index.js';
 import { parseDuration, type Duration } from '../util/duration.js';
-import { Agent, type AgentEvents, type AgentInfo, type AgentSource } from './agent.js';
+import { Agent, type AgentSource } from './agent.js';
 import type { AgentResult, AgentState, KillReason } from './events.js';
-import type { AgentRecord, StateStore } from './state.js';
-import type { WorkspacePool } from './workspaces.js';
-
-/** The environment variable naming the agent, for its harness (`nova-agent-host/agent` reads it). */
-export const AGENT_ID_ENV = 'NOVA_AGENT_ID';
-
-/** What every process started in an agent's cgroup gets, so its harness can find the agent and its cgroup. */
-export function agentEnv(id: string, cgroup: { readonly path: string }): Record<string, string> {
-  return { [AGENT_ID_ENV]: id, [AGENT_CGROUP_ENV]: cgroup.path };
-}
-
-/**
- * The one transition table. `starting` is the cgroup being made and the process forked; a stop
- * asked for then is carried out as soon as the process exists (it cannot be signalled before).
- * `paused` is a frozen cgroup, its timeouts' clock stopped.
- */
-const NEXT: Readonly<Record<AgentState, readonly AgentState[]>> = {
-  queued: ['starting', 'exited'],
-  starting: ['running', 'exited'],
-  running: ['paused', 'stopping', 'exited'],
-  paused: ['running', 'stopping', 'exited'],
-  stopping: ['exited'],
-  exited: [],
-};
-
-/**
- * How to stop: `signal` (default SIGTERM) to every process, then the cgroup killed `grace` ms
- * later (0: at once). A second stop while one is under way keeps the first reason and brings the
- * kill forward if its deadline is earlier, so a forced stop cuts a graceful one short. An eviction
- * notice (a signal, then a kill after a deadline) is this same sequence with its own signal and
- * grace: it needs no second path.
- */
-export interface StopOptions {
-  /** Ms from the signal to killing the cgroup; 0 kills at once. */
-  grace: number;
-  /** Sent to every process first when `grace` > 0. Default `SIGTERM`. */
-  signal?: NodeJS.Signals;
-  /** Carried in the `kill` event (relief and timeout figures). */
-  details?: Record<string, unknown>;
-}
-
-/** What a run needs of its cgroup: a `Cgroup`, or a fake of these members in unit tests. */
-export type RunCgroup = Pick<
-  Cgroup,
-  'path' | 'exists' | 'spawn' | 'joined' | 'watch' | 'populated' | 'procs' | 'signal' | 'kill' | 'freeze' | 'thaw' | 'peakMemory' | 'delete'
->;
-
-/** What the host gives each run: where to make its cgroup, its stores, and where its events go. */
-export interface RunContext {
-  /** Creates the agent's cgroup below the agents' root, with its limits. */
-  createCgroup(id: string, limits: Limits): RunCgroup;
-  readonly pool: Pick<WorkspacePool, 'lease' | 'release'> | undefined;
-  readonly state: Pick<StateStore, 'write' | 'remove'>;
-  /** Emits an agent event on the agent and, with the agent first, on the host. */
-  emit<K extends keyof AgentEvents>(agent: Agent, event: K, ...args: Parameters<AgentEvents[K]>): void;
-  /** The run reached `exited`: the host drops it from its registry (before `exit` is emitted). */
-  ended(run: AgentRun): void;
-}
-
-/** One spawn's settings, validated by the host. */
-export interface RunSpec {
-  readonly info: AgentInfo;
-  readonly limits: Limits;
-  /** Options of the main process (cwd, env, stdio, forkInside...). */
-  readonly spawn: SpawnOptions;
-  /** Lease a workspace slot (its cwd unless `spawn.cwd` is set). */
-  readonly workspace: boolean;
-  readonly keepCgroup: boolean;
-  readonly timeouts: TimeoutPolicy | undefined;
-  /** Grace of `agent.kill()` without `force`, ms. */
-  readonly killGrace: number;
-}
-
-/** What a previous orchestrator left of an agent found alive: its cgroup and its record. */
-export interface Adopted {
-  readonly cgroup: RunCgroup;
-  /** The recorded main pid, only if it is still in the cgroup (otherwise it may be recycled). */
-  readonly pid: number | undefined;
-  readonly workspace: string | undefined;
-  readonly startedAt: number;
-}
+import { agentEnv, type Adopted, type RunCgroup, type RunContext, type RunSpec, type StopOptions } from './run-contract.js';
+import type { AgentRecord } from './state.js';
+import { transition } from './run-state.js';
 
 /** One agent's run: its state machine, its resources, its one stop path. See the file comment. */
 export class AgentRun implements AgentSource {
@@ -305,16 +225,11 @@ export class AgentRun implements AgentSource {
 
   /** Reports OOM kills seen by the watcher or a poll (the host's poll calls `check()`). */
   check(): void {
-    try {
-      this.#watcher?.check();
-    } catch (error) {
-      this.#error(error);
-    }
+    this.#watcher?.check();
   }
 
   #to(next: AgentState): void {
-    if (!NEXT[this.#state].includes(next)) throw new Error(`agent ${this.id}: no transition ${this.#state} → ${next}`);
-    this.#state = next;
+    this.#state = transition(this.id, this.#state, next);
   }
 
   /** The signal now, the kill after the grace; a paused agent is thawed first. */
@@ -402,8 +317,8 @@ export class AgentRun implements AgentSource {
     const note = (error: Error | undefined): void => void (failure ??= error);
     // systemd's KillMode=control-group: when the main process ends, so does everything it left.
     note(await this.#guard(async () => void (cgroup.populated() && (await cgroup.kill()))));
-    // The last look at the counters reports any OOM kill not seen yet.
-    note(await this.#guard(() => this.#watcher!.check()));
+    // The last look at the counters reports any OOM kill not seen yet (check() reports its own errors).
+    this.#watcher!.check();
     let peakMemory = 0;
     // One small read rather than stats(): this runs once per agent, on the spawn/exit hot path.
     note(await this.#guard(() => void (peakMemory = cgroup.peakMemory() ?? 0)));

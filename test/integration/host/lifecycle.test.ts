@@ -330,10 +330,12 @@ describe('failed spawns', () => {
     ['ENOENT', ErrorCode.SPAWN_NOT_FOUND, () => ({ command: '/nonexistent/agent' })],
     ['ENOENT on PATH', ErrorCode.SPAWN_NOT_FOUND, () => ({ command: 'no-such-agent-command-x' })],
     ['a missing cwd', ErrorCode.SPAWN_NOT_FOUND, () => ({ command: 'true', cwd: '/nonexistent/dir' })],
-  ] as const)('%s: rejects with %s, having removed the cgroup and released the workspace', async (_name, code, options) => {
+  ] as const)('%s: rejects with %s before anything is created (no cgroup, lease, record or exit event)', async (_name, code, options) => {
     const { host, root, stateDir } = await startHost({ workspaces: { root: join(tempDir(), 'ws'), slots: 2 } });
     const exits: string[] = [];
     host.on('exit', (a, r) => exits.push(`${a.id}:${r.reason}`));
+    const queued: string[] = [];
+    host.on('queue', (e) => queued.push(e.reason));
     const error = await rejection(host.spawn('broken', { ...options(), workspace: true }));
     expect(error.code).toBe(code);
     expect(childNames(root)).toEqual([]);
@@ -341,7 +343,8 @@ describe('failed spawns', () => {
     expect(host.workspaces!.leases().size).toBe(0);
     expect(readdirSync(stateDir).filter((f) => f.endsWith('.json'))).toEqual([]);
     expect(host.get('broken')).toBeUndefined();
-    expect(exits).toEqual(['broken:error']);
+    expect(exits).toEqual([]);
+    expect(queued).toEqual([]);
   });
 
   it('EACCES: a command that is not executable', async () => {
