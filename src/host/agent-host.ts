@@ -6,126 +6,37 @@
 import { readFileSync } from 'node:fs';
 import { Cgroup } from '../cgroup/cgroup.js';
 import { parseMeminfo } from '../cgroup/parse.js';
-import { prepareSpawn, type SpawnOptions, type Subprocess } from '../cgroup/spawn.js';
 import type { Limits } from '../cgroup/limits.js';
+import type { SpawnOptions, Subprocess } from '../cgroup/spawn.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { toHostMemory } from '../monitor/host-memory.js';
-import { MemoryMonitor, type HostMemory, type MemoryMonitorOptions, type ReliefReport, type RelieveOptions } from '../monitor/index.js';
-import { TimeoutPolicy, type TimeoutOptions } from '../timeout/index.js';
-import { parseDuration, type Duration } from '../util/duration.js';
+import type { HostMemory, MemoryMonitor, ReliefReport, RelieveOptions } from '../monitor/index.js';
+import { TimeoutPolicy } from '../timeout/index.js';
+import { parseDuration } from '../util/duration.js';
 import { Emitter } from '../util/emitter.js';
 import { validateName } from '../util/name.js';
-import type { Size } from '../util/size.js';
-import type { Agent, AgentResult, KillReason } from './agent.js';
-import { hostLimits, layerLimits } from './agent-limits.js';
+import type { Agent, AgentResult } from './agent.js';
+import { hostLimits } from './agent-limits.js';
 import { AgentRun } from './agent-run.js';
+import { resolveSpawn, type AgentHostOptions, type AgentKillOptions, type SpawnAgentOptions } from './options.js';
 import { AGENT_ID_ENV, agentEnv, type RunContext } from './run-contract.js';
 import { Admission } from './admission.js';
 import type { HostEventMap } from './events.js';
 import { runPreflight, type PreflightMode } from './host-preflight.js';
 import { silentLogger, type Logger } from './logger.js';
+import { linkMonitor } from './monitor-link.js';
 import { defaultStateDir, HostLock } from './ownership.js';
 import { placeAgents, type Placement } from './placement.js';
 import { reattach } from './reattach.js';
 import { buildMemoryReport, buildStatus, type MemoryReport, type HostStatus } from './report.js';
 import { StateStore } from './state.js';
-import { WorkspacePool, type WorkspacePoolOptions } from './workspaces.js';
-import type { PreflightOptions } from '../setup/index.js';
+import { WorkspacePool } from './workspaces.js';
 import { AGENT_CGROUP_ENV } from '../agent/locate.js';
 
-export { AGENT_ID_ENV, AGENT_CGROUP_ENV, type PreflightMode };
+export { AGENT_ID_ENV, AGENT_CGROUP_ENV, type AgentHostOptions, type AgentKillOptions, type PreflightMode, type SpawnAgentOptions };
 
 /** Events of the host: every agent event with the agent first, plus the host-wide ones. */
 export type AgentHostEvents = HostEventMap<Agent>;
-
-/** Options of an {@link AgentHost}: every one has a default; docs/host.md has the table. */
-export interface AgentHostOptions {
-  /** The agents' root cgroup; default: chosen by the delegation rules (see docs/host.md). */
-  cgroupRoot?: string | Cgroup;
-  /** Name of the agents' root when the host chooses it. Default `nova-agents`. */
-  rootName?: string;
-  /**
-   * Per-agent limits. Default memoryMax 4G, memoryHigh 3G, swapMax 0, pidsMax 512: a Rust build
-   * needs 1–2G, tests with coverage 1–2G, plus 1G headroom. A `memoryMax` without `memoryHigh`
-   * brings memory.high to ¾ of it.
-   */
-  limits?: Limits;
-  /** Agents running at once; more wait in the queue. Default `Infinity` (memory admission still applies). */
-  maxConcurrent?: number;
-  /** A pool of workspace directories leased one agent at a time (`{ root, slots: 500 }`); off by default. */
-  workspaces?: WorkspacePoolOptions;
-  /** Where agent records for reattaching live. Default: `$XDG_RUNTIME_DIR` or `/run` (root) or the temp dir, `/nova-agent-host/<root hash>`. */
-  stateDir?: string;
-  /** SIGTERM-to-SIGKILL grace period of a graceful kill. Default `10s`: time to save state and exit. */
-  killGrace?: Duration;
-  /** memory.min of the orchestrator's supervisor leaf (v2 delegated subtrees). Default `128M`. */
-  supervisorMemoryMin?: Size;
-  /** How often to look for OOM kills and exits where the kernel sends no file events (v1). Default `1s`. */
-  pollInterval?: Duration;
-  /**
-   * Soft and hard timeouts of every agent. Default: SIGUSR1 at 15 min, SIGTERM to every process
-   * at 30 min, the cgroup killed 10 s later. `false`: none.
-   */
-  timeouts?: TimeoutPolicy | TimeoutOptions | false;
-  /**
-   * The memory monitor: host levels (85 % stops admission, 95 % is critical), per-agent throttling and
-   * livelock detection, opt-in `autoKill`. Default: on, with its defaults. `false`: off (no admission control).
-   */
-  monitor?: MemoryMonitorOptions | false;
-  /**
-   * Host preflight on `start()` (swap, cgroup mode, controllers, kernel parameters): `refuse` (default)
-   * throws `ERR_PREFLIGHT_FAILED` when a failing check would make isolation a lie — e.g. swap on while
-   * `swapMax: 0` cannot be enforced — `warn` logs and emits it as `preflight`, `off` skips it.
-   */
-  preflight?: PreflightMode | (PreflightOptions & { mode?: Exclude<PreflightMode, 'off'> });
-  /**
-   * Fork each agent from inside its new cgroup (see {@link SpawnOptions.forkInside}); a spawn's own
-   * `forkInside` wins. Default `true`. Set `false` if worker threads of the orchestrator start processes.
-   */
-  forkInside?: boolean;
-  /** pino-compatible; silent by default. */
-  logger?: Logger;
-}
-
-/** What to run as an agent and how: the command, its limits, priority and workspace, plus {@link SpawnOptions}. */
-export interface SpawnAgentOptions extends SpawnOptions {
-  /** The executable, looked up on the agent's PATH (`ERR_SPAWN_NOT_FOUND` before anything is created). */
-  command: string;
-  /** Its arguments, passed as they are (no shell). */
-  args?: readonly string[];
-  /** Lease a workspace slot and use it as `cwd` (unless `cwd` is given). Needs `workspaces` on the host. */
-  workspace?: boolean;
-  /** Overrides of the host's limits for this agent; a `memoryMax` without `memoryHigh` brings memory.high to ¾ of it. */
-  limits?: Limits;
-  /** Higher runs first from the queue and is killed last by memory relief. Default 0. */
-  priority?: number;
-  /** Never chosen by memory relief. */
-  protected?: boolean;
-  /** Chosen first by memory relief. */
-  preferred?: boolean;
-  /** Keep the cgroup after exit for post-mortem (delete it yourself). Default `false`. */
-  keepCgroup?: boolean;
-  /** Cancels the spawn while it waits in the queue; kills the agent once it runs. */
-  signal?: AbortSignal;
-  /** When admission is paused (memory high): wait (default) or fail at once with `ERR_ADMISSION_REFUSED`. */
-  admission?: 'wait' | 'fail';
-  /** Give up waiting in the queue after this long (`ERR_ADMISSION_TIMEOUT`). Default: wait forever. */
-  queueTimeout?: Duration;
-  /** This agent's timeouts over the host's (`{ hard: '1h' }`), a policy, or `false` for none. Time counts from the start of the run. */
-  timeouts?: TimeoutPolicy | TimeoutOptions | false;
-}
-
-/** Options of {@link AgentHost.kill}. */
-export interface AgentKillOptions {
-  /** SIGKILL at once (no grace). */
-  force?: boolean;
-  /** SIGTERM-to-SIGKILL grace of this kill. Default: the host's `killGrace`. */
-  grace?: Duration;
-  /** Becomes the agent's `result.reason`. Default `killed`. */
-  reason?: KillReason;
-  /** Carried in the `kill` event. */
-  details?: Record<string, unknown>;
-}
 
 /**
  * The orchestrator's one object: runs each agent in its own memory-limited cgroup, queues them
@@ -163,7 +74,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#timeouts = TimeoutPolicy.from(options.timeouts, new TimeoutPolicy());
     this.#admission = new Admission({ concurrency: options.maxConcurrent ?? Infinity, onEvent: (event) => this.emit('queue', event) });
     this.#pool = options.workspaces ? new WorkspacePool(options.workspaces) : undefined;
-    if (options.monitor !== false) this.#monitor = this.#createMonitor(options.monitor ?? {});
+    if (options.monitor !== false) this.#monitor = linkMonitor(options.monitor ?? {}, { runs: this.#runs, admission: this.#admission, events: this });
   }
 
   /** The agents' root cgroup (after {@link start}). */
@@ -252,26 +163,9 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#assertStarted();
     validateName(id, 'agent id');
     if (this.#runs.has(id)) throw new AgentHostError(ErrorCode.AGENT_EXISTS, `agent ${id} is already live`);
-    if (options === null || typeof options !== 'object' || typeof options.command !== 'string') {
-      throw new AgentHostError(ErrorCode.INVALID_OPTION, 'spawn options need a `command` string');
-    }
-    // A string would be spread into one argument per character.
-    if (options.args !== undefined && !Array.isArray(options.args)) {
-      throw new AgentHostError(ErrorCode.INVALID_OPTION, 'args must be an array of strings (no shell parses them)');
-    }
-    const limits = layerLimits(this.#limits, options.limits);
-    if (options.workspace && !this.#pool) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'workspace: true needs the host option `workspaces`');
-    const priority = options.priority ?? 0;
-    if (!Number.isFinite(priority)) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'priority must be a finite number');
-    const timeouts = TimeoutPolicy.from(options.timeouts, this.#timeouts);
-    const queueTimeout = options.queueTimeout === undefined ? undefined : parseDuration(options.queueTimeout, 'queueTimeout');
-    const args = [...(options.args ?? [])];
-    // The command and cwd are looked up now: a missing one creates nothing (a leased slot has no cwd yet).
-    prepareSpawn(options.command, args, options);
-
-    const info = { id, command: options.command, args, priority, protected: options.protected ?? false, preferred: options.preferred ?? false };
-    const spawn = { forkInside: this.#options.forkInside, ...options };
-    const run = new AgentRun({ info, limits, spawn, workspace: options.workspace ?? false, keepCgroup: options.keepCgroup ?? false, timeouts, killGrace: this.#grace }, this.#context);
+    const defaults = { limits: this.#limits, timeouts: this.#timeouts, killGrace: this.#grace, forkInside: this.#options.forkInside, pool: this.#pool !== undefined };
+    const { spec, queueTimeout } = resolveSpawn(id, options, defaults);
+    const run = new AgentRun(spec, this.#context);
     return new Promise<Agent>((resolve, reject) => {
       const start = async (): Promise<void> => {
         try {
@@ -296,7 +190,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       this.#runs.set(id, run);
       run.queued((error) => this.#admission.cancel(id, error));
       try {
-        this.#admission.enqueue({ id, priority, limits, run: start, drop }, { signal: options.signal, timeout: queueTimeout, whenPaused: options.admission });
+        this.#admission.enqueue({ id, priority: spec.info.priority, limits: spec.limits, run: start, drop }, { signal: options.signal, timeout: queueTimeout, whenPaused: options.admission });
       } catch (error) {
         this.#runs.delete(id);
         reject(error);
@@ -424,34 +318,6 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         if (this.#runs.get(run.id) === run) this.#runs.delete(run.id);
       },
     };
-  }
-
-  #createMonitor(options: MemoryMonitorOptions): MemoryMonitor {
-    const monitor = new MemoryMonitor(
-      {
-        // Agents being stopped are neither sampled nor offered as victims again.
-        agents: () =>
-          [...this.#runs.values()]
-            .filter((run) => run.live)
-            .map(({ agent }) => ({ id: agent.id, cgroup: agent.cgroup!, priority: agent.priority, protected: agent.protected, preferred: agent.preferred })),
-        kill: async (id, info) => {
-          await this.kill(id, { force: true, reason: 'relief', details: { ...info } });
-        },
-      },
-      options,
-    );
-    monitor.on('pressure', (event) => {
-      if (event.scope === 'agent') this.#runs.get(event.id)?.agent.emit('pressure', event);
-      // First the pressure, then the queue pause or resume it causes.
-      this.emit('pressure', event);
-      if (event.scope !== 'host') return;
-      const percent = (event.memory.usedRatio * 100).toFixed(1);
-      if (event.level === 'normal') this.#admission.resume('memory', `memory ${percent}% is back below the high threshold`);
-      else this.#admission.pause('memory', `memory ${percent}% is at level ${event.level}`);
-    });
-    monitor.on('relief', (report) => this.emit('relief', report));
-    monitor.on('error', (error) => this.emit('error', error));
-    return monitor;
   }
 
   #hostMemory(): HostMemory | undefined {

@@ -197,6 +197,6 @@ describe('reports', () => {
     host.resumeAdmission();
     await (await queued).result;
     expect(formatMemoryReport(host.memoryReport())).toBe('No agents running.');
-    expect(host.status().counts).toEqual({ queued: 0, running: 0, stopping: 0, exited: 0 });
+    expect(host.status().counts).toEqual({ queued: 0, starting: 0, running: 0, paused: 0, stopping: 0, exited: 0 });
   });
 });
