@@ -311,7 +311,9 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       emit: (agent, event, ...args) => {
         (agent.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
         if (event === 'oom') this.#oomKills += (args[0] as { count: number }).count;
+        // On the host, the agent comes first; `spawn` carries just the agent, `error` the agent second.
         if (event === 'spawn') this.emit('spawn', agent);
+        else if (event === 'error') this.emit('error', args[0] as Error, agent);
         else (this.emit as (event: string, ...args: unknown[]) => boolean)(event, agent, ...args);
       },
       ended: (run) => {
