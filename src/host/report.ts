@@ -1,4 +1,4 @@
-/** The seed's check-agent-memory.sh and agent-status.sh as data, and as the tables they print. */
+/** The host's reports as data — per-agent memory (`memoryReport()`) and the overview (`status()`) — and the tables they print. */
 import type { HostMemory } from '../monitor/types.js';
 import { formatBytes } from '../util/size.js';
 import type { Agent, AgentState } from './agent.js';

@@ -1,5 +1,5 @@
 /**
- * The seed's workspace pool: `slots` directories under `root`, leased to one agent at a time.
+ * A workspace pool: `slots` directories under `root`, leased to one agent at a time.
  * A lease is a lock file holding the orchestrator's pid, created with O_EXCL, so it survives an
  * orchestrator crash and is reclaimed once that pid is dead.
  */
@@ -10,9 +10,9 @@ import { isAlive } from './ownership.js';
 
 /** Options of a {@link WorkspacePool} (`AgentHostOptions.workspaces`). */
 export interface WorkspacePoolOptions {
-  /** Directory holding the slots. The seed uses `/var/nova-agents/active`. */
+  /** Directory holding the slots, e.g. `/var/nova-agents/active`. */
   root: string;
-  /** Number of slots. Default 500, as in the seed. */
+  /** Number of slots. Default 500: one per agent at the host's planned peak, with room to spare. */
   slots?: number;
   /** Empty a slot when its lease ends. Default `true`. */
   clean?: boolean;

@@ -58,14 +58,11 @@ async function runIn(state: AgentState, options: { trapsTerm?: boolean } = {}): 
 
 describe('the transition table', () => {
   it('is the documented life: queued → starting → running ⇄ paused → stopping → exited, exited from anywhere but itself', () => {
-    expect(NEXT).toEqual({
-      queued: ['starting', 'exited'],
-      starting: ['running', 'exited'],
-      running: ['paused', 'stopping', 'exited'],
-      paused: ['running', 'stopping', 'exited'],
-      stopping: ['exited'],
-      exited: [],
-    });
+    const table = Object.entries(NEXT).map(([from, to]) => `${from} → ${to.join(' | ') || '(none)'}`);
+    expect(table.join('; ')).toBe(
+      'queued → starting | exited; starting → running | exited; running → paused | stopping | exited; ' +
+        'paused → running | stopping | exited; stopping → exited; exited → (none)',
+    );
   });
 });
 
