@@ -277,18 +277,18 @@ describe('run', () => {
     const { host, dir } = await startHost();
     const stop = join(dir, 'stop');
     const agent = await host.spawn('runner', { command: 'sh', args: untilFile(stop) });
-    const cat = await host.run('runner', 'cat', ['/proc/self/cgroup'], { stdio: 'pipe', buffer: true });
+    const cat = await host.exec('runner', 'cat', ['/proc/self/cgroup'], { stdio: 'pipe', buffer: true });
     expect(listsCgroup(parseProcCgroup(String(cat.stdout)), agent.cgroup!)).toBe(true);
-    const env = await host.run('runner', 'sh', ['-c', 'echo $NOVA_AGENT_ID'], { stdio: 'pipe', buffer: true });
+    const env = await host.exec('runner', 'sh', ['-c', 'echo $NOVA_AGENT_ID'], { stdio: 'pipe', buffer: true });
     expect(String(env.stdout).trim()).toBe('runner');
 
-    const extra = host.run('runner', 'sleep', ['60']);
+    const extra = host.exec('runner', 'sleep', ['60']);
     await waitFor(() => extra.pid !== undefined && inCgroup(extra.pid, agent.cgroup!));
     expect(kernelProcs(agent.cgroup!)).toContain(extra.pid);
     await host.kill('runner', { force: true });
     const outcome = await extra;
     expect(outcome.signal).toBe('SIGKILL');
-    expect(() => host.run('runner', 'true')).toThrow(expect.objectContaining({ code: ErrorCode.AGENT_NOT_RUNNING }));
+    expect(() => host.exec('runner', 'true')).toThrow(expect.objectContaining({ code: ErrorCode.AGENT_NOT_RUNNING }));
   });
 });
 

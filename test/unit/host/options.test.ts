@@ -32,6 +32,8 @@ describe('before start()', () => {
     await expect(host.spawn('a', { command: 'true' })).rejects.toMatchObject({ code: ErrorCode.HOST_NOT_STARTED });
     expect(() => host.root).toThrow(expect.objectContaining({ code: ErrorCode.HOST_NOT_STARTED }));
     await expect(host.kill('a')).rejects.toMatchObject({ code: ErrorCode.AGENT_NOT_FOUND });
+    expect(() => host.exec('a', 'true')).toThrow(expect.objectContaining({ code: ErrorCode.AGENT_NOT_RUNNING }));
+    // The deprecated name still works.
     expect(() => host.run('a', 'true')).toThrow(expect.objectContaining({ code: ErrorCode.AGENT_NOT_RUNNING }));
     expect(host.agents()).toEqual([]);
     expect(host.memoryReport().agents).toEqual([]);
