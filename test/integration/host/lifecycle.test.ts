@@ -93,7 +93,7 @@ describe('spawn', () => {
     expect(anyDirExists(cgroup)).toBe(false);
   });
 
-  it("applies the seed's limits by default (read back from the kernel) and merges per-agent overrides", async () => {
+  it('applies the default limits (read back from the kernel) and merges per-agent overrides; memory.high follows a new memory.max at ¾', async () => {
     const { host, dir } = await startHost({ limits: undefined });
     const stop = join(dir, 'stop');
     const seed = await host.spawn('seed', { command: 'sh', args: untilFile(stop) });
@@ -107,7 +107,7 @@ describe('spawn', () => {
       if (existsSync(join(seed.cgroup!.path, 'memory.swap.max'))) expect(read(seed, 'memory.swap.max')).toBe('0');
       expect(read(seed, 'pids.max')).toBe('512');
       expect(read(custom, 'memory.max')).toBe(String(256 * M));
-      expect(read(custom, 'memory.high')).toBe(String(3 * G));
+      expect(read(custom, 'memory.high')).toBe(String(192 * M));
       expect(read(custom, 'pids.max')).toBe('32');
     } else {
       const read = (agent: Agent, file: string, key: 'memory' | 'pids' = 'memory'): string => kernelFile(agent.cgroup!, file, key);
@@ -120,6 +120,7 @@ describe('spawn', () => {
       }
       expect(read(seed, 'pids.max', 'pids')).toBe('512');
       expect(read(custom, 'memory.limit_in_bytes')).toBe(String(256 * M));
+      expect(read(custom, 'memory.soft_limit_in_bytes')).toBe(String(192 * M));
       expect(read(custom, 'pids.max', 'pids')).toBe('32');
     }
     writeFileSync(stop, '');
