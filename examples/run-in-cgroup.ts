@@ -8,7 +8,7 @@ const host = new AgentHost();
 await host.start();
 try {
   const agent = await host.spawn('agent-001', { command: 'sleep', args: ['5'] });
-  const result = await host.run(agent.id, 'sh', ['-c', 'echo "running in $(cut -d: -f3 /proc/self/cgroup | sort -u | tr "\\n" " ")"'], { stdio: ['ignore', 'pipe', 'inherit'], buffer: true });
+  const result = await host.exec(agent.id, 'sh', ['-c', 'echo "running in $(cut -d: -f3 /proc/self/cgroup | sort -u | tr "\\n" " ")"'], { stdio: ['ignore', 'pipe', 'inherit'], buffer: true });
   console.log(String(result.stdout).trim());
   console.log(`agent's processes now: ${agent.cgroup?.procs().length}`);
 } finally {

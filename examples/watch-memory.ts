@@ -10,7 +10,7 @@ import { AgentHost, formatBytes } from 'nova-agent-host';
 
 const { values } = parseArgs({ options: { 'auto-kill': { type: 'boolean', default: false }, seconds: { type: 'string', default: '5' } } });
 const host = new AgentHost({ monitor: { interval: '1s', autoKill: values['auto-kill'] } });
-host.on('pressure', (e) => console.log(`pressure: ${JSON.stringify({ scope: e.scope, level: e.level, kind: e.kind, id: e.id })}`));
+host.on('pressure', (e) => console.log(`pressure: ${JSON.stringify(e.scope === 'host' ? { scope: e.scope, level: e.level } : { scope: e.scope, kind: e.kind, id: e.id })}`));
 host.on('kill', (agent, e) => console.log(`killed ${agent.id}: ${e.reason}`));
 await host.start();
 const monitor = host.monitor!;

@@ -1,40 +1,16 @@
-/** One agent: a process tree in its own cgroup, as the orchestrator sees it. */
+/** One agent as the orchestrator sees it: a read-only view over the run that owns its state. */
 import type { Readable, Writable } from 'node:stream';
 import type { Cgroup } from '../cgroup/cgroup.js';
 import type { Subprocess } from '../cgroup/spawn.js';
 import type { CgroupStats } from '../cgroup/stats.js';
+import type { Duration } from '../util/duration.js';
 import { Emitter } from '../util/emitter.js';
-import type { AgentEvents } from './events.js';
+import type { AgentEventMap, AgentResult, AgentState } from './events.js';
 
-/** Where an agent is in its life: waiting for admission, running, being killed, or ended and cleaned up. */
-export type AgentState = 'queued' | 'running' | 'stopping' | 'exited';
+export type { AgentResult, AgentState, ExitReason, KillReason } from './events.js';
 
-/**
- * Why an agent ended: it exited on its own, the kernel OOM-killed it, it was killed on request,
- * by a hard timeout, by memory relief, or it never started (`error`).
- */
-export type ExitReason = 'exit' | 'oom' | 'killed' | 'timeout' | 'relief' | 'error';
-/** Why the host killed an agent: on request, at its hard timeout, or to relieve host memory. */
-export type KillReason = Extract<ExitReason, 'killed' | 'timeout' | 'relief'>;
-
-/** How an agent ended, known once its cgroup is gone: what {@link Agent.result} resolves with. */
-export interface AgentResult {
-  id: string;
-  /** Exit code of the main process; `null` if a signal ended it or it was adopted (unknown). */
-  exitCode: number | null;
-  /** The signal that ended the main process, if one did. */
-  signal: NodeJS.Signals | null;
-  /** The cause, decided by the host (an OOM kill ends with SIGKILL too, but its reason is `oom`). */
-  reason: ExitReason;
-  /** Highest memory use of the whole cgroup, in bytes. */
-  peakMemory: number;
-  /** OOM kills in the agent's cgroup. */
-  oomKills: number;
-  /** From the start of the run (not of the queueing) to the end. */
-  durationMs: number;
-  /** Set when `reason` is `error`. */
-  error?: Error;
-}
+/** Events of one agent. */
+export type AgentEvents = AgentEventMap<Agent>;
 
 /** What an agent was spawned with and does not change: the fields relief and reports rank it by. */
 export interface AgentInfo {
@@ -51,10 +27,20 @@ export interface AgentInfo {
   preferred: boolean;
 }
 
-/** Hooks the host gives each agent, so its methods can act through the host. */
-export interface AgentControl {
-  kill(agent: Agent, options?: { force?: boolean }): Promise<AgentResult>;
-  extendTimeout(agent: Agent, ms: number): void;
+/**
+ * @internal The run behind an {@link Agent} (`AgentRun`): the one owner of its state. The agent
+ * only reads it, so there is nothing for the host to keep in step.
+ */
+export interface AgentSource {
+  readonly state: AgentState;
+  readonly pid: number | undefined;
+  readonly cgroup: Cgroup | undefined;
+  readonly workspace: string | undefined;
+  readonly startedAt: number | undefined;
+  readonly subprocess: Subprocess | undefined;
+  readonly result: Promise<AgentResult>;
+  kill(options?: { force?: boolean }): Promise<AgentResult>;
+  extendTimeout(ms: Duration): void;
 }
 
 /**
@@ -69,20 +55,10 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
   readonly priority: number;
   readonly protected: boolean;
   readonly preferred: boolean;
-  /** Resolves when the agent has ended, whatever the reason; never rejects. */
-  readonly result: Promise<AgentResult>;
-
-  #state: AgentState = 'queued';
-  #pid: number | undefined;
-  #cgroup: Cgroup | undefined;
-  #workspace: string | undefined;
-  #startedAt: number | undefined;
-  #subprocess: Subprocess | undefined;
-  #resolve!: (result: AgentResult) => void;
-  readonly #control: AgentControl;
+  readonly #run: AgentSource;
 
   /** @internal Agents are made by {@link AgentHost.spawn}. */
-  constructor(info: AgentInfo, control: AgentControl) {
+  constructor(info: AgentInfo, run: AgentSource) {
     super();
     this.id = info.id;
     this.command = info.command;
@@ -90,94 +66,73 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
     this.priority = info.priority;
     this.protected = info.protected;
     this.preferred = info.preferred;
-    this.#control = control;
-    this.result = new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
+    this.#run = run;
+  }
+
+  /** Resolves when the agent has ended, whatever the reason; never rejects. */
+  get result(): Promise<AgentResult> {
+    return this.#run.result;
   }
 
   /** Where the agent is in its life now. */
   get state(): AgentState {
-    return this.#state;
+    return this.#run.state;
   }
 
   /** Pid of the main process (the shim's pid, which became the command by exec). */
   get pid(): number | undefined {
-    return this.#pid;
+    return this.#run.pid;
   }
 
   /** The agent's own cgroup, once placed (`undefined` while queued). */
   get cgroup(): Cgroup | undefined {
-    return this.#cgroup;
+    return this.#run.cgroup;
   }
 
   /** The leased workspace slot, if the agent asked for one. */
   get workspace(): string | undefined {
-    return this.#workspace;
+    return this.#run.workspace;
   }
 
   /** When the run started (ms since the epoch). */
   get startedAt(): number | undefined {
-    return this.#startedAt;
+    return this.#run.startedAt;
   }
 
-  /** The main process's stdio streams, when spawned with `stdio: 'pipe'`. */
+  /** The main process's stdin, when spawned with `stdio: 'pipe'`. */
   get stdin(): Writable | null {
-    return this.#subprocess?.stdin ?? null;
+    return this.#run.subprocess?.stdin ?? null;
   }
   /** The main process's stdout, when spawned with `stdio: 'pipe'`. */
   get stdout(): Readable | null {
-    return this.#subprocess?.stdout ?? null;
+    return this.#run.subprocess?.stdout ?? null;
   }
   /** The main process's stderr, when spawned with `stdio: 'pipe'`. */
   get stderr(): Readable | null {
-    return this.#subprocess?.stderr ?? null;
+    return this.#run.subprocess?.stderr ?? null;
   }
 
   /** Memory and pids figures of the agent's cgroup now. */
   stats(): CgroupStats | undefined {
-    return this.#cgroup?.exists() ? this.#cgroup.stats() : undefined;
+    const cgroup = this.#run.cgroup;
+    return cgroup?.exists() ? cgroup.stats() : undefined;
   }
 
-  /** Graceful by default: SIGTERM to every process, wait the grace period, then kill the cgroup. */
+  /**
+   * Graceful by default: SIGTERM to every process, wait the grace period, then kill the cgroup.
+   * An agent that has ended resolves with its result (a stale agent never touches a new one of the same id).
+   */
   kill(options?: { force?: boolean }): Promise<AgentResult> {
-    return this.#control.kill(this, options);
+    return this.#run.kill(options);
   }
 
-  /** Pushes the soft and hard deadlines out by `ms`. */
-  extendTimeout(ms: number): void {
-    this.#control.extendTimeout(this, ms);
-  }
-
-  /** @internal */
-  _running(details: { pid: number | undefined; cgroup: Cgroup; workspace?: string; startedAt: number; subprocess?: Subprocess }): void {
-    this.#state = 'running';
-    this.#pid = details.pid;
-    this.#cgroup = details.cgroup;
-    this.#workspace = details.workspace;
-    this.#startedAt = details.startedAt;
-    this.#subprocess = details.subprocess;
-  }
-
-  /** @internal */
-  _placed(cgroup: Cgroup, workspace: string | undefined): void {
-    this.#cgroup = cgroup;
-    this.#workspace = workspace;
-  }
-
-  /** @internal */
-  _stopping(): void {
-    if (this.#state === 'running') this.#state = 'stopping';
-  }
-
-  /** @internal */
-  _exited(result: AgentResult): void {
-    this.#state = 'exited';
-    this.#resolve(result);
+  /** Pushes the soft and hard deadlines out by `ms` (while queued: from the start of its run). */
+  extendTimeout(ms: Duration): void {
+    this.#run.extendTimeout(ms);
   }
 
   /** The identifying fields only (no streams, no cgroup object), so an agent logs and serialises cleanly. */
   toJSON(): Record<string, unknown> {
-    return { id: this.id, state: this.#state, pid: this.#pid, cgroup: this.#cgroup?.path, workspace: this.#workspace, startedAt: this.#startedAt };
+    return { id: this.id, state: this.state, pid: this.pid, cgroup: this.cgroup?.path, workspace: this.workspace, startedAt: this.startedAt };
   }
 }

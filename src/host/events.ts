@@ -1,7 +1,44 @@
-/** The typed event maps of AgentHost and Agent. */
+/**
+ * The typed events of agents and of the host, and the shapes they carry. The host's agent events
+ * are derived from the agent's own (the agent first), so the two lists cannot drift apart. This
+ * file imports no class: `Agent` is a type parameter, which keeps agent.ts ↔ events.ts acyclic.
+ */
 import type { MemoryEvents } from '../cgroup/stats.js';
+import type { AgentPressureEvent, HostPressureEvent, ReliefReport } from '../monitor/types.js';
 import type { PreflightReport } from '../setup/report.js';
-import type { Agent, AgentResult, KillReason } from './agent.js';
+
+/**
+ * Where an agent is in its life: waiting for admission, being placed (`starting`), running, frozen
+ * (`paused`), being stopped, or ended and cleaned up. `AgentRun` owns the one transition table.
+ */
+export type AgentState = 'queued' | 'starting' | 'running' | 'paused' | 'stopping' | 'exited';
+
+/**
+ * Why an agent ended: it exited on its own, the kernel OOM-killed it, it was killed on request,
+ * by a hard timeout, by memory relief, or it never started (`error`).
+ */
+export type ExitReason = 'exit' | 'oom' | 'killed' | 'timeout' | 'relief' | 'error';
+/** Why the host stopped an agent: on request, at its hard timeout, or to relieve host memory. */
+export type KillReason = Extract<ExitReason, 'killed' | 'timeout' | 'relief'>;
+
+/** How an agent ended, known once its cgroup is gone: what `Agent.result` resolves with. */
+export interface AgentResult {
+  id: string;
+  /** Exit code of the main process; `null` if a signal ended it or it was adopted (unknown). */
+  exitCode: number | null;
+  /** The signal that ended the main process, if one did. */
+  signal: NodeJS.Signals | null;
+  /** The cause, decided by the host (an OOM kill ends with SIGKILL too, but its reason is `oom`). */
+  reason: ExitReason;
+  /** Highest memory use of the whole cgroup, in bytes. */
+  peakMemory: number;
+  /** OOM kills in the agent's cgroup. */
+  oomKills: number;
+  /** From the start of the run (not of the queueing) to the end. */
+  durationMs: number;
+  /** Set when `reason` is `error`, or when a kernel read failed on the way out. */
+  error?: Error;
+}
 
 /** The kernel OOM-killed processes in an agent's cgroup (seen through memory.events or its v1 counterpart). */
 export interface OomEvent {
@@ -13,13 +50,13 @@ export interface OomEvent {
   counters: MemoryEvents;
 }
 
-/** The host started killing an agent; its `exit` follows once the cgroup is empty. */
+/** The host started stopping an agent; its `exit` follows once the cgroup is empty. */
 export interface KillEvent {
   /** Who asked: becomes the agent's `result.reason`. */
   reason: KillReason;
-  /** `true`: SIGKILL at once; `false`: SIGTERM first, SIGKILL after the grace period. */
+  /** `true`: SIGKILL at once; `false`: a signal first (SIGTERM), SIGKILL after the grace period. */
   force: boolean;
-  /** For relief kills: the figures that led to it (host memory used, the agent's working set...). */
+  /** For relief and timeout kills: the figures that led to it (host memory used, the agent's working set...). */
   details?: Record<string, unknown>;
 }
 
@@ -30,11 +67,13 @@ export interface QueueEvent {
   id?: string;
   /** Agents waiting. */
   size: number;
-  /** Agents running. */
+  /** Agents running (holding an admission slot). */
+  running: number;
+  /** @deprecated The same as {@link running} (p-queue's word for it). */
   pending: number;
   /** Whether admission is paused now (memory high, or paused by hand). */
   paused: boolean;
-  /** For paused/resumed: what the monitor saw, e.g. `"memory 86.2% >= 85%"`. */
+  /** For paused/resumed: what the monitor saw, e.g. `"memory 86.2% is at level high"`. */
   why?: string;
 }
 
@@ -46,50 +85,49 @@ export interface TimeoutEvent {
   deadline: number;
 }
 
-/** Events of one agent. */
-export type AgentEvents = {
+/** Events of one agent; `A` is the agent class (a parameter, so this file needs no import of it). */
+export type AgentEventMap<A> = {
   /** The agent's process is inside its cgroup. */
-  spawn: (agent: Agent) => void;
+  spawn: (agent: A) => void;
   /** The agent ended and everything was cleaned up (cgroup removed, workspace released); same as `agent.result`. */
   exit: (result: AgentResult) => void;
   /** The kernel OOM-killed processes of the agent (not necessarily its main process). */
   oom: (event: OomEvent) => void;
-  /** The host started killing the agent. */
+  /** The host started stopping the agent (on request, at its hard timeout, for relief). */
   kill: (event: KillEvent) => void;
   /** The soft signal (default SIGUSR1) went out: the agent should wrap up. */
   'soft-timeout': (event: TimeoutEvent) => void;
-  /** The hard signal (default SIGTERM) went out; the cgroup is killed after the grace period. */
+  /** The hard timeout fired: the agent is stopped (hard signal, then the cgroup killed after the grace period). */
   'hard-timeout': (event: TimeoutEvent) => void;
   /** The monitor saw the agent throttled at memory.high, or in a reclaim livelock. */
-  pressure: (event: { kind: 'throttled' | 'livelock'; [key: string]: unknown }) => void;
+  pressure: (event: AgentPressureEvent) => void;
   /** A cleanup step or a kill of this agent failed; the agent's lifecycle goes on. */
   error: (error: Error) => void;
 };
 
-/** Events of the host: every agent event, with the agent first, plus host-wide ones. */
-export type AgentHostEvents = {
-  /** An agent's process is inside its cgroup. */
-  spawn: (agent: Agent) => void;
-  /** An agent ended and was cleaned up. */
-  exit: (agent: Agent, result: AgentResult) => void;
-  /** The kernel OOM-killed processes of an agent. */
-  oom: (agent: Agent, event: OomEvent) => void;
-  /** The host started killing an agent (by request, timeout or relief). */
-  kill: (agent: Agent, event: KillEvent) => void;
+/** An agent event as the host emits it: the agent first, then the agent event's arguments. */
+type WithAgent<A, E> = { [K in keyof E]: E[K] extends (...args: infer P) => void ? (agent: A, ...args: P) => void : never };
+
+/** Events of the host itself, not about one agent. */
+export type HostOnlyEventMap<A> = {
   /** An agent was queued or dequeued, or admission paused or resumed. */
   queue: (event: QueueEvent) => void;
-  /** An agent got its soft timeout signal. */
-  'soft-timeout': (agent: Agent, event: TimeoutEvent) => void;
-  /** An agent got its hard timeout signal. */
-  'hard-timeout': (agent: Agent, event: TimeoutEvent) => void;
-  /** Host memory level changes and per-agent throttling (from the MemoryMonitor). */
-  pressure: (event: { scope: 'host' | 'agent'; [key: string]: unknown }) => void;
+  /** Host memory level changes, and per-agent throttling or livelock (from the MemoryMonitor). */
+  pressure: (event: HostPressureEvent | AgentPressureEvent) => void;
   /** A relief round (auto-kill or `relieve()`) finished. */
-  relief: (report: unknown) => void;
+  relief: (report: ReliefReport) => void;
   /** The host preflight `start()` ran (unless `preflight: 'off'`). */
   preflight: (report: PreflightReport) => void;
   /** An agent found alive by `start()` after an orchestrator restart. */
-  adopt: (agent: Agent) => void;
+  adopt: (agent: A) => void;
   /** Something failed outside any caller's promise (a cleanup step, the monitor); `agent` when it concerns one. */
-  error: (error: Error, agent?: Agent) => void;
+  error: (error: Error, agent?: A) => void;
 };
+
+/**
+ * Events of the host: every agent event with the agent first (`spawn` carries just the agent;
+ * `pressure` and `error` also come without one), plus the host-wide ones.
+ */
+export type HostEventMap<A> = Omit<WithAgent<A, AgentEventMap<A>>, 'spawn' | keyof HostOnlyEventMap<A>> &
+  Pick<AgentEventMap<A>, 'spawn'> &
+  HostOnlyEventMap<A>;

@@ -1,4 +1,4 @@
-/** The seed's check-agent-memory.sh and agent-status.sh as data, and as the tables they print. */
+/** The host's reports as data — per-agent memory (`memoryReport()`) and the overview (`status()`) — and the tables they print. */
 import type { HostMemory } from '../monitor/types.js';
 import { formatBytes } from '../util/size.js';
 import type { Agent, AgentState } from './agent.js';
@@ -47,7 +47,8 @@ export interface HostStatus {
   agents: AgentStatusRow[];
   /** OOM kills since the host started, including agents that have ended. */
   oomKills: number;
-  queue: { size: number; pending: number; paused: boolean; why: string | undefined };
+  /** Agents waiting (`size`) and running (`running`; `pending` is its deprecated alias), and why admission is paused. */
+  queue: { size: number; running: number; /** @deprecated Use `running`. */ pending: number; paused: boolean; why: string | undefined };
 }
 
 function memoryRow(agent: Agent): AgentMemoryRow | undefined {
@@ -94,10 +95,10 @@ export function buildStatus(input: {
   level: HostStatus['level'];
 }): HostStatus {
   const now = Date.now();
-  const counts: Record<AgentState, number> = { queued: 0, running: 0, stopping: 0, exited: 0 };
+  const counts: Record<AgentState, number> = { queued: 0, starting: 0, running: 0, paused: 0, stopping: 0, exited: 0 };
   const rows: AgentStatusRow[] = input.agents.map((agent) => {
     counts[agent.state]++;
-    const memory = agent.state === 'queued' ? undefined : memoryRow(agent);
+    const memory = agent.state === 'queued' || agent.state === 'starting' ? undefined : memoryRow(agent);
     return {
       ...memory,
       id: agent.id,

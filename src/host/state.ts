@@ -3,9 +3,9 @@
  * a state directory (cgroupfs cannot hold regular files, and user xattrs on cgroups need 5.7+
  * and root). Written atomically (write, then rename) so a crash never leaves half a record.
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from './workspaces.js';
+import { isAlive, privateDir } from './ownership.js';
 
 export interface AgentRecord {
   id: string;
@@ -26,7 +26,7 @@ export class StateStore {
 
   /** Makes the directory, and removes records half-written by an orchestrator that died mid-write. */
   prepare(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    privateDir(this.dir);
     for (const name of readdirSync(this.dir)) {
       const writer = /\.json\.(\d+)\.tmp$/.exec(name)?.[1];
       if (writer !== undefined && !isAlive(Number(writer))) unlinkSync(join(this.dir, name));

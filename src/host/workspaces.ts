@@ -1,17 +1,18 @@
 /**
- * The seed's workspace pool: `slots` directories under `root`, leased to one agent at a time.
+ * A workspace pool: `slots` directories under `root`, leased to one agent at a time.
  * A lease is a lock file holding the orchestrator's pid, created with O_EXCL, so it survives an
  * orchestrator crash and is reclaimed once that pid is dead.
  */
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentHostError, ErrorCode } from '../errors.js';
+import { isAlive } from './ownership.js';
 
 /** Options of a {@link WorkspacePool} (`AgentHostOptions.workspaces`). */
 export interface WorkspacePoolOptions {
-  /** Directory holding the slots. The seed uses `/var/nova-agents/active`. */
+  /** Directory holding the slots, e.g. `/var/nova-agents/active`. */
   root: string;
-  /** Number of slots. Default 500, as in the seed. */
+  /** Number of slots. Default 500: one per agent at the host's planned peak, with room to spare. */
   slots?: number;
   /** Empty a slot when its lease ends. Default `true`. */
   clean?: boolean;
@@ -165,12 +166,5 @@ export class WorkspacePool {
   }
 }
 
-/** Whether a process exists (signal 0 checks without sending anything). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** @deprecated Moved to ownership.ts; kept for code that imported it from here. */
+export { isAlive };

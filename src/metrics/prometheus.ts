@@ -9,7 +9,7 @@ import type * as PromClient from 'prom-client';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import type { AgentHost } from '../host/agent-host.js';
 import type { AgentState, ExitReason, KillReason } from '../host/agent.js';
-import type { AgentHostEvents } from '../host/events.js';
+import type { AgentHostEvents } from '../host/agent-host.js';
 import type { HostStatus } from '../host/report.js';
 
 /**
@@ -63,7 +63,7 @@ export const PRESSURE_LEVELS: Readonly<{
 /** Without a MemoryMonitor, the level is derived from host memory with the seed's thresholds. */
 const SEED_THRESHOLDS = { high: 0.85, critical: 0.95 } as const;
 
-const AGENT_STATES = ['queued', 'running', 'stopping', 'exited'] as const satisfies readonly AgentState[];
+const AGENT_STATES = ['queued', 'starting', 'running', 'paused', 'stopping', 'exited'] as const satisfies readonly AgentState[];
 const KILL_REASONS = ['killed', 'timeout', 'relief'] as const satisfies readonly KillReason[];
 const EXIT_REASONS = ['exit', 'oom', 'killed', 'timeout', 'relief', 'error'] as const satisfies readonly ExitReason[];
 

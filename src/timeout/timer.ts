@@ -1,6 +1,8 @@
 /**
- * One agent's armed timeouts: soft → hard → grace → kill, driven by a single Node timer that is
- * always set for the next step only, so hundreds of agents cost hundreds of timers, not more.
+ * One agent's armed timeouts: soft, then hard, driven by a single Node timer that is always set
+ * for the next step only, so hundreds of agents cost hundreds of timers, not more. The timer only
+ * fires: stopping the agent at its hard timeout is the target's job (the host's one stop path),
+ * so there is one grace-then-kill sequence, not one here and another in the host.
  */
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { parseDuration, type Duration } from '../util/duration.js';
@@ -13,6 +15,14 @@ export interface TimeoutInfo {
   deadline: number;
 }
 
+/** What the hard timeout fired at, and how the target is to stop the agent. */
+export interface HardTimeoutInfo extends TimeoutInfo {
+  /** The policy's hard signal, sent to every process first. */
+  signal: NodeJS.Signals;
+  /** Ms from that signal to killing the cgroup. */
+  grace: number;
+}
+
 /**
  * What an armed timer acts on: the host implements it over one agent. Every method may throw or
  * reject; such errors go to {@link ArmOptions.onError} and never stop the sequence.
@@ -22,12 +32,20 @@ export interface TimeoutTarget {
   signalMain(signal: NodeJS.Signals): void;
   /** Sends `signal` to every process in the agent's cgroup. */
   signalAll(signal: NodeJS.Signals): void;
-  /** Kills the agent's whole cgroup (`Cgroup.kill`), if anything is still alive: the target decides. */
-  killAll(): Promise<void>;
+  /**
+   * @deprecated Stop the agent in {@link onHardTimeout} instead. Only when given does the timer
+   * itself send the hard signal to every process and call this after the grace period (the old
+   * sequence, kept for targets written for it).
+   */
+  killAll?(): Promise<void>;
   /** The soft timeout fired; called just before the soft signal is sent. */
   onSoftTimeout(info: TimeoutInfo): void;
-  /** The hard timeout fired; called just before the hard signal, so the exit it causes is already known as a timeout. */
-  onHardTimeout(info: TimeoutInfo): void;
+  /**
+   * The hard timeout fired: the target stops the agent (the hard signal to every process, the
+   * cgroup killed after the grace period; both are in `info`). With the deprecated
+   * {@link killAll}, called just before the timer sends the hard signal itself.
+   */
+  onHardTimeout(info: HardTimeoutInfo): void;
 }
 
 /** Options of {@link TimeoutPolicy.arm}. */
@@ -40,7 +58,10 @@ export interface ArmOptions {
   onError?: (error: unknown) => void;
 }
 
-/** What the timer waits for next: `done` once the kill was started, it was cleared, or nothing is left. */
+/**
+ * What the timer waits for next: `done` once the hard timeout fired (or, with the deprecated
+ * `killAll`, once the kill was started), it was cleared, or nothing is left.
+ */
 export type TimeoutPhase = 'soft' | 'hard' | 'grace' | 'done';
 
 /** The running timeouts of one agent, from {@link TimeoutPolicy.arm}. */
@@ -62,6 +83,15 @@ export interface TimeoutTimer {
   extend(ms: Duration): void;
   /** Stops everything: nothing fires afterwards. Call it when the agent exits. Idempotent. */
   clear(): void;
+  /**
+   * Stops the clock (the agent is frozen): the time until {@link resume} does not count, so every
+   * deadline still to come moves out by it. Idempotent.
+   */
+  pause(): void;
+  /** Starts the clock again after {@link pause}. Idempotent. */
+  resume(): void;
+  /** Whether the clock is paused. */
+  readonly paused: boolean;
 }
 
 // setTimeout fires at once for delays above 2^31 - 1 ms (about 24.8 days); longer waits go in steps.
@@ -81,6 +111,8 @@ export class ArmedTimeout implements TimeoutTimer {
   #phase: TimeoutPhase;
   #hardFired = false;
   #cleared = false;
+  /** When the clock was paused (monotonic ms), while it is. */
+  #pausedAt: number | undefined;
   #handle: NodeJS.Timeout | undefined;
 
   constructor(options: ResolvedTimeoutOptions, target: TimeoutTarget, arm: ArmOptions = {}) {
@@ -118,9 +150,32 @@ export class ArmedTimeout implements TimeoutTimer {
       throw new AgentHostError(ErrorCode.TIMEOUT_EXPIRED, 'cannot extend the timeout: the hard timeout already fired');
     }
     if (this.#phase === 'done') return; // a soft-only timeout that fired: nothing left to push
+    this.#shift(by);
+  }
+
+  /** Moves the deadlines still to come out by `by` ms. */
+  #shift(by: number): void {
     if (this.#phase === 'soft' && this.#softAt !== undefined) this.#softAt += by;
-    if (this.#hardAt !== undefined) this.#hardAt += by;
+    if ((this.#phase === 'soft' || this.#phase === 'hard') && this.#hardAt !== undefined) this.#hardAt += by;
+    if (this.#phase === 'grace') this.#killAt += by;
     this.#schedule();
+  }
+
+  get paused(): boolean {
+    return this.#pausedAt !== undefined;
+  }
+
+  pause(): void {
+    if (this.#pausedAt !== undefined || this.#cleared) return;
+    this.#pausedAt = performance.now();
+    this.#cancel();
+  }
+
+  resume(): void {
+    if (this.#pausedAt === undefined) return;
+    const pausedFor = performance.now() - this.#pausedAt;
+    this.#pausedAt = undefined;
+    this.#shift(pausedFor);
   }
 
   clear(): void {
@@ -155,7 +210,7 @@ export class ArmedTimeout implements TimeoutTimer {
   #schedule(): void {
     this.#cancel();
     const at = this.#next();
-    if (at === undefined) return;
+    if (at === undefined || this.#pausedAt !== undefined) return;
     const delay = Math.min(Math.max(0, at - this.#elapsed()), MAX_DELAY);
     this.#handle = setTimeout(this.#tick, delay);
     // A finished orchestrator must be free to exit; a running agent keeps it alive anyway.
@@ -175,7 +230,7 @@ export class ArmedTimeout implements TimeoutTimer {
         this.#fireSoft(elapsed, at);
         break;
       case 'hard':
-        this.#phase = 'grace';
+        this.#phase = this.#target.killAll ? 'grace' : 'done';
         this.#hardFired = true;
         // Grace counts from the signal actually sent, not from the deadline, should the loop have been late.
         this.#killAt = elapsed + this.#options.grace;
@@ -183,7 +238,7 @@ export class ArmedTimeout implements TimeoutTimer {
         break;
       case 'grace':
         this.#phase = 'done';
-        this.#guard(() => this.#target.killAll());
+        this.#guard(() => this.#target.killAll?.());
         break;
     }
     // A callback may have cleared or extended the timer; the phase says what is left.
@@ -198,9 +253,10 @@ export class ArmedTimeout implements TimeoutTimer {
   }
 
   #fireHard(elapsed: number, at: number): void {
-    this.#guard(() => this.#target.onHardTimeout({ elapsedMs: elapsed, deadline: this.startedAt + at }));
-    if (this.#cleared) return; // cleared by the callback
-    this.#guard(() => this.#target.signalAll(this.#options.hardSignal));
+    const { hardSignal: signal, grace } = this.#options;
+    this.#guard(() => this.#target.onHardTimeout({ elapsedMs: elapsed, deadline: this.startedAt + at, signal, grace }));
+    if (this.#cleared || !this.#target.killAll) return; // cleared by the callback, or the target stops the agent itself
+    this.#guard(() => this.#target.signalAll(signal));
   }
 
   /** Runs a target method; a throw or a rejection goes to onError, never further. */

@@ -1,6 +1,7 @@
 /**
  * TimeoutPolicy against real processes in real cgroups: short policies (soft 300 ms, hard 800 ms,
- * grace 300 ms) and `sh` agents that leave files behind to show which signals reached them.
+ * grace 300 ms) and `sh` agents that leave files behind to show which signals reached them; then
+ * the host's timeouts, whose hard timeout stops the agent through its one stop path.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { Cgroup } from '../../src/cgroup/index.js';
 import { TimeoutPolicy, type TimeoutInfo, type TimeoutTarget, type TimeoutTimer } from '../../src/timeout/index.js';
 import { TIME_SLACK } from '../helpers/kernel.js';
+import { waitFor } from '../helpers/wait.js';
+import { startHost } from './host/harness.js';
 
 // Scaled up in the emulated v2 VM, where a shell needs longer than 300 ms to set its traps.
 const SOFT = 300 * TIME_SLACK;
@@ -124,8 +127,8 @@ describe('TimeoutPolicy with real processes', () => {
     // The emulated VM's clocks drift by a few ms between timers and performance.now().
     expect(kill.at - r.calls[3]!.at).toBeGreaterThanOrEqual(GRACE - (TIME_SLACK > 1 ? 50 : 1));
     expect(kill.at - (HARD + GRACE)).toBeLessThan(MAX_LATENESS);
-    await sleep(20);
-    expect(r.cgroup.populated()).toBe(false);
+    // killAll() is not awaited by the timer: under load the last process may take a moment to go.
+    await waitFor(() => !r.cgroup.populated(), { message: 'the cgroup empty after killAll()' });
     expect(r.timer.pending).toBe(false);
   });
 
@@ -197,5 +200,37 @@ describe('TimeoutPolicy with real processes', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe('AgentHost: the hard timeout goes through the one stop path', () => {
+  // Ignores the soft signal and SIGTERM, notes the hard signal (SIGINT here) and keeps running.
+  const stubborn = (out: string): string[] => ['-c', `trap '' USR1 TERM; trap 'touch "${out}.int"' INT; while :; do sleep 0.05; done`];
+
+  it('soft-timeout, hard-timeout, kill (reason timeout), the hard signal to every process, the cgroup killed after the grace', async () => {
+    const { host } = await startHost({ timeouts: { soft: SOFT, hard: HARD, grace: GRACE, hardSignal: 'SIGINT' } });
+    const events: string[] = [];
+    host.on('soft-timeout', () => events.push('soft-timeout'));
+    host.on('hard-timeout', () => events.push('hard-timeout'));
+    host.on('kill', (_agent, e) => events.push(`kill:${e.reason}:${e.force}`));
+    host.on('exit', (_agent, r) => events.push(`exit:${r.reason}`));
+    const out = join(dir, 'host-stubborn');
+    const agent = await host.spawn('stubborn', { command: 'sh', args: stubborn(out) });
+    const result = await agent.result;
+    expect(result).toMatchObject({ reason: 'timeout', signal: 'SIGKILL' });
+    expect(events).toEqual(['soft-timeout', 'hard-timeout', 'kill:timeout:false', 'exit:timeout']);
+    expect(existsSync(`${out}.int`)).toBe(true);
+    // The kill waited out the grace (a lower bound only: the machine may be slow, never early).
+    expect(result.durationMs).toBeGreaterThanOrEqual(HARD + GRACE - 20);
+  });
+
+  it('a forced kill during the timeout’s grace cuts it short; the reason stays timeout', async () => {
+    const { host } = await startHost({ timeouts: { soft: false, hard: HARD, grace: 60_000 } });
+    const agent = await host.spawn('stubborn', { command: 'sh', args: stubborn(join(dir, 'host-cut')) });
+    await new Promise<void>((resolve) => host.once('hard-timeout', () => resolve()));
+    expect(agent.state).toBe('stopping');
+    const result = await host.kill('stubborn', { force: true });
+    expect(result).toMatchObject({ reason: 'timeout', signal: 'SIGKILL' });
+    expect(result.durationMs).toBeLessThan(30_000);
   });
 });

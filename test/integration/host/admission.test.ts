@@ -165,8 +165,8 @@ describe('reports', () => {
 
     const status = host.status();
     expect(status.root).toBe(root.path);
-    expect(status.counts).toEqual({ queued: 1, running: 2, stopping: 0, exited: 0 });
-    expect(status.queue).toMatchObject({ size: 1, paused: true, why: 'memory 90.0% >= 85%' });
+    expect(status.counts).toEqual({ queued: 1, starting: 0, running: 2, paused: 0, stopping: 0, exited: 0 });
+    expect(status.queue).toMatchObject({ size: 1, running: 2, pending: 2, paused: true, why: 'memory 90.0% >= 85%' });
     expect(status.oomKills).toBe(0);
     const meminfoTotal = Number(/^MemTotal:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024;
     expect(status.memory!.total).toBe(meminfoTotal);
@@ -197,6 +197,6 @@ describe('reports', () => {
     host.resumeAdmission();
     await (await queued).result;
     expect(formatMemoryReport(host.memoryReport())).toBe('No agents running.');
-    expect(host.status().counts).toEqual({ queued: 0, running: 0, stopping: 0, exited: 0 });
+    expect(host.status().counts).toEqual({ queued: 0, starting: 0, running: 0, paused: 0, stopping: 0, exited: 0 });
   });
 });

@@ -93,7 +93,7 @@ describe('spawn', () => {
     expect(anyDirExists(cgroup)).toBe(false);
   });
 
-  it("applies the seed's limits by default (read back from the kernel) and merges per-agent overrides", async () => {
+  it('applies the default limits (read back from the kernel) and merges per-agent overrides; memory.high follows a new memory.max at ¾', async () => {
     const { host, dir } = await startHost({ limits: undefined });
     const stop = join(dir, 'stop');
     const seed = await host.spawn('seed', { command: 'sh', args: untilFile(stop) });
@@ -107,7 +107,7 @@ describe('spawn', () => {
       if (existsSync(join(seed.cgroup!.path, 'memory.swap.max'))) expect(read(seed, 'memory.swap.max')).toBe('0');
       expect(read(seed, 'pids.max')).toBe('512');
       expect(read(custom, 'memory.max')).toBe(String(256 * M));
-      expect(read(custom, 'memory.high')).toBe(String(3 * G));
+      expect(read(custom, 'memory.high')).toBe(String(192 * M));
       expect(read(custom, 'pids.max')).toBe('32');
     } else {
       const read = (agent: Agent, file: string, key: 'memory' | 'pids' = 'memory'): string => kernelFile(agent.cgroup!, file, key);
@@ -120,6 +120,7 @@ describe('spawn', () => {
       }
       expect(read(seed, 'pids.max', 'pids')).toBe('512');
       expect(read(custom, 'memory.limit_in_bytes')).toBe(String(256 * M));
+      expect(read(custom, 'memory.soft_limit_in_bytes')).toBe(String(192 * M));
       expect(read(custom, 'pids.max', 'pids')).toBe('32');
     }
     writeFileSync(stop, '');
@@ -277,18 +278,18 @@ describe('run', () => {
     const { host, dir } = await startHost();
     const stop = join(dir, 'stop');
     const agent = await host.spawn('runner', { command: 'sh', args: untilFile(stop) });
-    const cat = await host.run('runner', 'cat', ['/proc/self/cgroup'], { stdio: 'pipe', buffer: true });
+    const cat = await host.exec('runner', 'cat', ['/proc/self/cgroup'], { stdio: 'pipe', buffer: true });
     expect(listsCgroup(parseProcCgroup(String(cat.stdout)), agent.cgroup!)).toBe(true);
-    const env = await host.run('runner', 'sh', ['-c', 'echo $NOVA_AGENT_ID'], { stdio: 'pipe', buffer: true });
+    const env = await host.exec('runner', 'sh', ['-c', 'echo $NOVA_AGENT_ID'], { stdio: 'pipe', buffer: true });
     expect(String(env.stdout).trim()).toBe('runner');
 
-    const extra = host.run('runner', 'sleep', ['60']);
+    const extra = host.exec('runner', 'sleep', ['60']);
     await waitFor(() => extra.pid !== undefined && inCgroup(extra.pid, agent.cgroup!));
     expect(kernelProcs(agent.cgroup!)).toContain(extra.pid);
     await host.kill('runner', { force: true });
     const outcome = await extra;
     expect(outcome.signal).toBe('SIGKILL');
-    expect(() => host.run('runner', 'true')).toThrow(expect.objectContaining({ code: ErrorCode.AGENT_NOT_RUNNING }));
+    expect(() => host.exec('runner', 'true')).toThrow(expect.objectContaining({ code: ErrorCode.AGENT_NOT_RUNNING }));
   });
 });
 
@@ -330,10 +331,12 @@ describe('failed spawns', () => {
     ['ENOENT', ErrorCode.SPAWN_NOT_FOUND, () => ({ command: '/nonexistent/agent' })],
     ['ENOENT on PATH', ErrorCode.SPAWN_NOT_FOUND, () => ({ command: 'no-such-agent-command-x' })],
     ['a missing cwd', ErrorCode.SPAWN_NOT_FOUND, () => ({ command: 'true', cwd: '/nonexistent/dir' })],
-  ] as const)('%s: rejects with %s, having removed the cgroup and released the workspace', async (_name, code, options) => {
+  ] as const)('%s: rejects with %s before anything is created (no cgroup, lease, record or exit event)', async (_name, code, options) => {
     const { host, root, stateDir } = await startHost({ workspaces: { root: join(tempDir(), 'ws'), slots: 2 } });
     const exits: string[] = [];
     host.on('exit', (a, r) => exits.push(`${a.id}:${r.reason}`));
+    const queued: string[] = [];
+    host.on('queue', (e) => queued.push(e.reason));
     const error = await rejection(host.spawn('broken', { ...options(), workspace: true }));
     expect(error.code).toBe(code);
     expect(childNames(root)).toEqual([]);
@@ -341,7 +344,8 @@ describe('failed spawns', () => {
     expect(host.workspaces!.leases().size).toBe(0);
     expect(readdirSync(stateDir).filter((f) => f.endsWith('.json'))).toEqual([]);
     expect(host.get('broken')).toBeUndefined();
-    expect(exits).toEqual(['broken:error']);
+    expect(exits).toEqual([]);
+    expect(queued).toEqual([]);
   });
 
   it('EACCES: a command that is not executable', async () => {

@@ -32,10 +32,12 @@ describe('before start()', () => {
     await expect(host.spawn('a', { command: 'true' })).rejects.toMatchObject({ code: ErrorCode.HOST_NOT_STARTED });
     expect(() => host.root).toThrow(expect.objectContaining({ code: ErrorCode.HOST_NOT_STARTED }));
     await expect(host.kill('a')).rejects.toMatchObject({ code: ErrorCode.AGENT_NOT_FOUND });
+    expect(() => host.exec('a', 'true')).toThrow(expect.objectContaining({ code: ErrorCode.AGENT_NOT_RUNNING }));
+    // The deprecated name still works.
     expect(() => host.run('a', 'true')).toThrow(expect.objectContaining({ code: ErrorCode.AGENT_NOT_RUNNING }));
     expect(host.agents()).toEqual([]);
     expect(host.memoryReport().agents).toEqual([]);
-    expect(host.status().counts).toEqual({ queued: 0, running: 0, stopping: 0, exited: 0 });
+    expect(host.status().counts).toEqual({ queued: 0, starting: 0, running: 0, paused: 0, stopping: 0, exited: 0 });
     await host.dispose();
     await host.dispose();
     await expect(host.start()).rejects.toMatchObject({ code: ErrorCode.HOST_DISPOSED });

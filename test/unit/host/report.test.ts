@@ -96,13 +96,13 @@ describe('host memory / buildStatus', () => {
           throw new Error('never read');
         }),
       ],
-      queue: { size: 1, pending: 2, paused: false, why: undefined },
+      queue: { size: 1, running: 2, pending: 2, paused: false, why: undefined },
       root: '/sys/fs/cgroup/nova-agents',
       oomKills: 3,
       memory: new HostMemoryReader(proc.root).read(),
       level: 'high',
     });
-    expect(status.counts).toEqual({ queued: 1, running: 1, stopping: 1, exited: 0 });
+    expect(status.counts).toEqual({ queued: 1, starting: 0, running: 1, paused: 0, stopping: 1, exited: 0 });
     expect(status.agents.map((r) => [r.id, r.state, r.pid, r.current])).toEqual([
       ['run', 'running', 5, 10 * M],
       ['stop', 'stopping', 6, 1 * M],
@@ -142,13 +142,13 @@ describe('tables', () => {
       root: '/sys/fs/cgroup/nova-agents',
       memory: { total: 16 * 1024 * M, available: 4 * 1024 * M, used: 12 * 1024 * M, usedRatio: 0.75, swapTotal: 0, swapFree: 0 },
       level: undefined,
-      counts: { queued: 1, running: 1, stopping: 0, exited: 0 },
+      counts: { queued: 1, starting: 0, running: 1, paused: 0, stopping: 0, exited: 0 },
       agents: [
         { id: 'agent-001', state: 'running', pid: 77, uptimeMs: 3_725_000, priority: 5, current: 300 * M, percentOfLimit: 7.32, pids: 4, oomKills: 1 },
         { id: 'agent-002', state: 'queued', uptimeMs: undefined, priority: 0 },
       ],
       oomKills: 1,
-      queue: { size: 1, pending: 1, paused: true, why: 'memory 86.0% >= 85%' },
+      queue: { size: 1, running: 1, pending: 1, paused: true, why: 'memory 86.0% >= 85%' },
     };
     expect(formatStatus(status)).toBe(
       [

@@ -6,8 +6,9 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isAgentHostError } from '../../../src/errors.js';
 import type { Agent, AgentResult } from '../../../src/host/agent.js';
-import type { AgentHostEvents } from '../../../src/host/events.js';
+import type { AgentHostEvents } from '../../../src/host/agent-host.js';
 import type { AgentStatusRow, HostStatus } from '../../../src/host/report.js';
+import type { AgentSample } from '../../../src/monitor/types.js';
 import { collectMetrics, type MetricsHandle } from '../../../src/metrics/index.js';
 import { loadPromClient } from '../../../src/metrics/prometheus.js';
 import { Emitter } from '../../../src/util/emitter.js';
@@ -34,10 +35,10 @@ function status(extra: Partial<HostStatus> = {}): HostStatus {
     root: '/sys/fs/cgroup/nova-agents',
     memory: { total: 16 * GiB, available: 12 * GiB, used: 4 * GiB, usedRatio: 0.25, swapTotal: 0, swapFree: 0 },
     level: undefined,
-    counts: { queued: 2, running: 2, stopping: 1, exited: 0 },
+    counts: { queued: 2, starting: 0, running: 2, paused: 0, stopping: 1, exited: 0 },
     agents: [row('a1', 100 * 2 ** 20), row('a2', 200 * 2 ** 20, { limit: Infinity }), { id: 'q1', state: 'queued', uptimeMs: undefined, priority: 0 }],
     oomKills: 3,
-    queue: { size: 2, pending: 3, paused: false, why: undefined },
+    queue: { size: 2, running: 3, pending: 3, paused: false, why: undefined },
     ...extra,
   };
 }
@@ -107,8 +108,8 @@ describe('collectMetrics', () => {
     await new Promise((resolve) => setImmediate(resolve));
     host.current = status({
       agents: [row('a2', 300 * 2 ** 20)],
-      counts: { queued: 0, running: 1, stopping: 0, exited: 0 },
-      queue: { size: 0, pending: 1, paused: true, why: 'memory 86% >= 85%' },
+      counts: { queued: 0, starting: 0, running: 1, paused: 0, stopping: 0, exited: 0 },
+      queue: { size: 0, running: 1, pending: 1, paused: true, why: 'memory 86% >= 85%' },
       oomKills: 5,
     });
     const m = await scrape(registry);
@@ -161,9 +162,9 @@ describe('collectMetrics', () => {
     expect(await level()).toBe('1');
     host.current = status({ memory: { total: 100, available: 4, used: 96, usedRatio: 0.96, swapTotal: 0, swapFree: 0 } });
     expect(await level()).toBe('2');
-    host.emit('pressure', { scope: 'agent', level: 'normal' }); // Not the host's level.
+    host.emit('pressure', { scope: 'agent', id: 'a', kind: 'throttled', sample: {} as AgentSample }); // Not the host's level.
     expect(await level()).toBe('2');
-    host.emit('pressure', { scope: 'host', level: 'normal' });
+    host.emit('pressure', { scope: 'host', level: 'normal', previous: 'critical', memory: { total: 100, available: 50, used: 50, usedRatio: 0.5 } });
     expect(await level()).toBe('0');
     host.monitor = { level: 'critical' };
     expect(await level()).toBe('2');

@@ -31,7 +31,7 @@ afterEach(() => {
 });
 
 describe('TimeoutTimer', () => {
-  it('runs soft, then hard, then grace, then kill, each at its deadline', async () => {
+  it('(deprecated killAll) runs soft, then hard, then grace, then kill, each at its deadline', async () => {
     const { target, calls, names } = recorder();
     const timer = new TimeoutPolicy(short).arm(target);
     expect(timer.startedAt).toBe(Date.now());
@@ -48,7 +48,7 @@ describe('TimeoutTimer', () => {
 
     await vi.advanceTimersByTimeAsync(500);
     expect(names()).toEqual(['soft', 'signalMain:SIGUSR1', 'hard', 'signalAll:SIGTERM']);
-    expect(calls[2]).toEqual(['hard', { elapsedMs: 800, deadline: timer.startedAt + 800 }, 800]);
+    expect(calls[2]).toEqual(['hard', { elapsedMs: 800, deadline: timer.startedAt + 800, signal: 'SIGTERM', grace: 300 }, 800]);
     expect(timer.phase).toBe('grace');
 
     await vi.advanceTimersByTimeAsync(299);
@@ -266,5 +266,59 @@ describe('TimeoutTimer', () => {
     for (const timer of timers) timer.clear();
     expect(vi.getTimerCount()).toBe(0);
     expect(timers.some((timer) => timer.pending)).toBe(false);
+  });
+});
+
+describe('TimeoutTimer without killAll: it only fires, the target stops the agent', () => {
+  it('fires soft, then hard with the signal and grace to stop with, and nothing after', async () => {
+    const { target, calls, names } = recorder({ killAll: undefined });
+    const timer = new TimeoutPolicy({ ...short, hardSignal: 'SIGINT' }).arm(target);
+    await vi.advanceTimersByTimeAsync(800);
+    expect(names()).toEqual(['soft', 'signalMain:SIGUSR1', 'hard']);
+    expect(calls[2]).toEqual(['hard', { elapsedMs: 800, deadline: timer.startedAt + 800, signal: 'SIGINT', grace: 300 }, 800]);
+    expect([timer.phase, timer.pending]).toEqual(['done', false]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(calls).toHaveLength(3);
+    expect(() => timer.extend(100)).toThrow(expect.objectContaining({ code: ErrorCode.TIMEOUT_EXPIRED }));
+  });
+
+  it('pause() stops the clock: every deadline still to come moves out by the paused time', async () => {
+    const { target, calls, names } = recorder({ killAll: undefined });
+    const timer = new TimeoutPolicy(short).arm(target);
+    await vi.advanceTimersByTimeAsync(200);
+    timer.pause();
+    timer.pause(); // idempotent
+    expect([timer.paused, timer.pending]).toEqual([true, false]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toEqual([]);
+    timer.resume();
+    timer.resume();
+    expect(timer.paused).toBe(false);
+    expect(timer.softDeadline).toBe(timer.startedAt + 1300);
+    expect(timer.hardDeadline).toBe(timer.startedAt + 1800);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(names()).toEqual(['soft', 'signalMain:SIGUSR1']);
+    // Paused after the soft timeout: only the hard one moves.
+    timer.pause();
+    await vi.advanceTimersByTimeAsync(400);
+    timer.resume();
+    expect(timer.hardDeadline).toBe(timer.startedAt + 2200);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(calls).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(names()).toEqual(['soft', 'signalMain:SIGUSR1', 'hard']);
+  });
+
+  it('clear() while paused: nothing fires after resume()', async () => {
+    const { target, calls } = recorder({ killAll: undefined });
+    const timer = new TimeoutPolicy(short).arm(target);
+    timer.pause();
+    timer.clear();
+    timer.resume();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(calls).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

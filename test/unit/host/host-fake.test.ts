@@ -1,0 +1,95 @@
+/**
+ * AgentHost's own logic on a fake cgroupfs tree (plain directories in a temp dir, no root, no
+ * kernel enforcement): what it creates and in which order it reports. The processes are real
+ * (`true`, `sleep`); their cgroups are only directories here.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cgroup } from '../../../src/cgroup/cgroup.js';
+import type { CgroupHierarchy } from '../../../src/cgroup/detect.js';
+import { ErrorCode } from '../../../src/errors.js';
+import { AgentHost, type AgentHostOptions } from '../../../src/host/agent-host.js';
+import type { HostMemory } from '../../../src/monitor/types.js';
+import { fakeTree } from '../../helpers/fake-tree.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const hosts: AgentHost[] = [];
+afterEach(async () => {
+  for (const host of hosts.splice(0)) await host.dispose();
+});
+
+function memory(usedRatio: number): HostMemory {
+  const total = 16 * 1024 ** 3;
+  return { total, available: total * (1 - usedRatio), used: total * usedRatio, usedRatio, swapTotal: 0, swapFree: 0 };
+}
+
+/** A started host whose agents' root is a plain directory standing in for a v2 cgroup. */
+async function fakeHost(options: Partial<AgentHostOptions> = {}): Promise<{ host: AgentHost; dir: string; events: string[] }> {
+  const tree = fakeTree({ 'cg/cgroup.controllers': 'cpu io memory pids\n', 'cg/cgroup.subtree_control': '\n', 'state/': '' });
+  const dir = tree.path('cg');
+  const hierarchy: CgroupHierarchy = { mode: 'unified', version: 2, mounts: { unified: dir }, own: { unified: dir }, readOnly: [] };
+  const host = new AgentHost({
+    cgroupRoot: new Cgroup({ unified: dir }, { hierarchy }),
+    stateDir: tree.path('state'),
+    preflight: 'off',
+    monitor: false,
+    pollInterval: 0,
+    timeouts: false,
+    ...options,
+  });
+  hosts.push(host);
+  const events: string[] = [];
+  host.on('queue', (e) => events.push(`queue:${e.reason}${e.id ? `:${e.id}` : ''}`));
+  host.on('pressure', (e) => events.push(`pressure:${e.scope === 'host' ? e.level : e.kind}`));
+  host.on('exit', (agent, r) => events.push(`exit:${agent.id}:${r.reason}`));
+  await host.start();
+  return { host, dir, events };
+}
+
+describe('AgentHost on a fake cgroupfs tree', () => {
+  it('a missing command fails before anything is created or queued: no directory, no queue or exit event', async () => {
+    const { host, dir, events } = await fakeHost();
+    await expect(host.spawn('ghost', { command: 'no-such-agent-command-x' })).rejects.toMatchObject({ code: ErrorCode.SPAWN_NOT_FOUND });
+    await expect(host.spawn('ghost', { command: 'true', cwd: '/nonexistent/dir' })).rejects.toMatchObject({ code: ErrorCode.SPAWN_NOT_FOUND });
+    expect(readdirSync(dir).filter((f) => !f.startsWith('cgroup.'))).toEqual([]);
+    expect(events).toEqual([]);
+    expect(host.get('ghost')).toBeUndefined();
+  });
+
+  it('a per-spawn memoryMax without memoryHigh writes memory.high at ¾ of it; the host default stays 4G / 3G', async () => {
+    const { host, dir } = await fakeHost();
+    host.on('error', () => undefined); // the plain directories cannot be removed like cgroups
+    const small = await host.spawn('small', { command: 'true', limits: { memoryMax: '256M' }, keepCgroup: true });
+    const plain = await host.spawn('plain', { command: 'true', keepCgroup: true });
+    await Promise.all([small.result, plain.result]);
+    const read = (id: string, file: string): string => readFileSync(join(dir, id, file), 'utf8').trim();
+    expect([read('small', 'memory.max'), read('small', 'memory.high')]).toEqual([String(256 * 1024 ** 2), String(192 * 1024 ** 2)]);
+    expect([read('plain', 'memory.max'), read('plain', 'memory.high')]).toEqual([String(4 * 1024 ** 3), String(3 * 1024 ** 3)]);
+  });
+
+  it('emits pressure before the queue pause or resume it causes', async () => {
+    let ratio = 0.5;
+    const { host, events } = await fakeHost({ monitor: { interval: 20, readMemory: () => memory(ratio) } });
+    ratio = 0.9;
+    await waitFor(() => host.admissionPaused !== undefined);
+    ratio = 0.5;
+    await waitFor(() => host.admissionPaused === undefined);
+    expect(events).toEqual(['pressure:high', 'queue:paused', 'pressure:normal', 'queue:resumed']);
+  });
+
+  it('kill() of a queued agent drops it (ERR_ABORTED); status().queue counts running, with pending as its alias', async () => {
+    const { host } = await fakeHost({ maxConcurrent: 1 });
+    host.on('error', () => undefined);
+    const first = await host.spawn('first', { command: 'sleep', args: ['0.3'] });
+    const second = host.spawn('second', { command: 'true' });
+    expect(host.status().queue).toMatchObject({ size: 1, running: 1, pending: 1 });
+    expect(host.get('second')!.state).toBe('queued');
+    expect((await host.kill('second')).reason).toBe('killed');
+    await expect(second).rejects.toMatchObject({ code: ErrorCode.ABORTED });
+    // A fake cgroup cannot be killed (its files are plain files): the first agent ends on its own.
+    expect((await first.result).reason).toBe('exit');
+    await waitFor(() => host.status().queue.running === 0);
+    expect(host.status().queue).toMatchObject({ size: 0, running: 0, pending: 0 });
+  });
+});
