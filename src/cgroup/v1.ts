@@ -75,7 +75,10 @@ export const v1Driver: CgroupDriver = {
   procsFiles: (location) => dirs(location).map((dir) => join(dir, 'cgroup.procs')),
   procs: (location) => parsePids(readOptional(memoryDir(location), 'cgroup.procs') ?? ''),
   populated(location) {
-    return this.procs(location).length > 0;
+    // Every hierarchy, as children() lists them all: a process half-moved (or moved by someone
+    // else) into pids or freezer only still keeps that directory busy.
+    if (this.procs(location).length > 0) return true;
+    return dirs(location).some((dir) => dir !== location.memory && parsePids(readOptional(dir, 'cgroup.procs') ?? '').length > 0);
   },
   threadFiles: (location) => dirs(location).map((dir) => join(dir, 'tasks')),
   vacant(location) {

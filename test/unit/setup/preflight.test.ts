@@ -214,12 +214,21 @@ describe("agents' root", () => {
     expect(get(report, 'cgroup-root').status).toBe('warn');
   });
 
-  it('v1: one directory per hierarchy', () => {
+  it('v1: one directory per hierarchy, named for this host where its own cgroup there is a shared one', () => {
     const host = fakeHost('v1');
+    expect(get(run(host), 'cgroup-root').status).toBe('warn');
+    // pids and freezer at "/" (shared by every process): the root there is this host's own.
+    const pids = host.tree.path('v1/pids');
+    const named = readdirSync(pids).find((name) => /^nova-agents-[0-9a-f]{8}$/.test(name));
+    expect(named).toBeUndefined();
+    const c0 = get(run(host), 'cgroup-root');
+    const suffix = new RegExp(`${pids}/(nova-agents-[0-9a-f]{8})`).exec(c0.found)![1]!;
+    host.tree.add({ [`v1/pids/${suffix}/cgroup.procs`]: '', [`v1/freezer/${suffix}/cgroup.procs`]: '' });
     const c = get(run(host), 'cgroup-root');
     expect(c.status).toBe('ok');
     expect(c.found).toContain(host.tree.path('v1/memory/svc/nova-agents'));
-    expect(c.found).toContain(host.tree.path('v1/pids/nova-agents'));
+    expect(c.found).toContain(host.tree.path('v1/pids', suffix));
+    expect(c.found).not.toContain(`${host.tree.path('v1/pids/nova-agents')},`);
   });
 });
 
