@@ -122,6 +122,12 @@ export const v1Driver: CgroupDriver = {
     const peak = readParsedOptional(dir, 'memory.max_usage_in_bytes', parseNumber);
     return peak === undefined ? undefined : { peak, current: readParsedOptional(dir, 'memory.usage_in_bytes', parseNumber) ?? 0 };
   },
+  memoryLimit(location) {
+    const dir = memoryDir(location);
+    const max = readParsedOptional(dir, 'memory.limit_in_bytes', parseNumber);
+    if (max === undefined) return undefined;
+    return { max, hierarchical: readParsedOptional(dir, 'memory.stat', parseFlatKeyed)?.hierarchical_memory_limit };
+  },
   sampler: (location) => sampler(memoryDir(location)),
 
   async killAll(location) {

@@ -82,6 +82,7 @@ describe('host memory / buildStatus', () => {
       usedRatio: 0.75,
       swapTotal: 0,
       swapFree: 0,
+      source: 'meminfo',
     });
   });
 
