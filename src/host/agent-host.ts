@@ -34,6 +34,7 @@ import { assertIsolation, preflight, type PreflightOptions, type PreflightReport
 export type PreflightMode = 'refuse' | 'warn' | 'off';
 import { toHostMemory } from '../monitor/host-memory.js';
 import { parseMeminfo } from '../cgroup/parse.js';
+import type { BudgetOptions } from '../monitor/budget.js';
 import { MemoryMonitor, type HostMemory, type MemoryMonitorOptions, type ReliefReport, type RelieveOptions } from '../monitor/index.js';
 
 /** The environment variables every agent gets, so its harness can find its own cgroup (`nova-agent-host/agent` reads them). */
@@ -41,7 +42,7 @@ export const AGENT_ID_ENV = 'NOVA_AGENT_ID';
 export { AGENT_CGROUP_ENV };
 
 /** Options of an {@link AgentHost}: every one has a default (the seed's values); docs/host.md has the table. */
-export interface AgentHostOptions {
+export interface AgentHostOptions extends BudgetOptions {
   /** The agents' root cgroup; default: chosen by the delegation rules (see docs/host.md). */
   cgroupRoot?: string | Cgroup;
   /** Name of the agents' root when the host chooses it. Default `nova-agents`. */
@@ -182,7 +183,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     }
     this.#queue = new PQueue({ concurrency });
     this.#pool = options.workspaces ? new WorkspacePool(options.workspaces) : undefined;
-    if (options.monitor !== false) this.#monitor = this.#createMonitor(options.monitor ?? {});
+    if (options.monitor !== false) this.#monitor = this.#createMonitor({ budget: options.budget, ...options.monitor });
   }
 
   /** The agents' root cgroup (after {@link start}). */
@@ -583,6 +584,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   #createMonitor(options: MemoryMonitorOptions): MemoryMonitor {
     const monitor = new MemoryMonitor(
       {
+        root: () => this.#placement?.root,
         // Agents already being killed are neither sampled nor offered as victims again.
         agents: () =>
           [...this.#running.values()]
