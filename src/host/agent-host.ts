@@ -393,7 +393,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
 
   /** The seed's check-agent-memory.sh: per-agent current, peak, working set, limit and % of it, pids. */
   memoryReport(): MemoryReport {
-    return buildMemoryReport([...this.#running.values()].map((r) => r.agent));
+    return buildMemoryReport([...this.#running.values()].map((r) => r.agent), this.#hostMemory());
   }
 
   /** The seed's agent-status.sh: host memory, counts by state, each agent's row, OOM counts, the queue. */

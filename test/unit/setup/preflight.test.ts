@@ -45,6 +45,7 @@ describe('preflight on a well set-up v2 host', () => {
       'cgroup-root',
       'swap-accounting',
       'psi',
+      'memory-budget',
       ...SYSCTLS.map((s) => `sysctl:${s.key}`),
       'transparent-hugepages',
       'scratch',
@@ -459,3 +460,15 @@ function snapshot(host: FakeHost): Record<string, string> {
   walk('');
   return files;
 }
+
+describe('memory budget', () => {
+  it('names the budget: MemTotal, or a limit above the agents\' root, or the option', () => {
+    const host = fakeHost('v2');
+    expect(get(run(host), 'memory-budget')).toMatchObject({ status: 'ok', found: expect.stringContaining('MemTotal') });
+    host.tree.write('cg/init.scope/memory.max', `${2 ** 30}\n`);
+    host.tree.write('cg/init.scope/cgroup.type', 'domain\n');
+    const parent = run(host, { cgroupRoot: 'init.scope/agents' });
+    expect(get(parent, 'memory-budget').found).toBe(`1.0G, the memory limit of ${host.tree.path('cg/init.scope')}, tighter than MemTotal (${get(parent, 'memory-budget').found.match(/MemTotal \((.*)\)/)![1]})`);
+    expect(get(run(host, { budget: '512M' }), 'memory-budget').found).toMatch(/^512M, the budget option/);
+  });
+});
