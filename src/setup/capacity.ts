@@ -9,9 +9,10 @@ import { groupDigits, parseSize, type Size } from '../util/size.js';
 import { resolveSetupOptions, type SetupOptions } from './options.js';
 import { memTotal } from './read.js';
 import { agentsRoot } from './root.js';
+import { agentsRootLimits, GiB, reserveOf, type AgentsRootLimits, type MemoryShare, type ReserveOptions } from './reserve.js';
 
-/** A size, or a share of the total memory such as `"13%"`. */
-export type MemoryShare = Size | `${number}%`;
+export type { MemoryShare };
+
 
 /** Inputs of {@link planCapacity}; the defaults scale the seed's 1.5 TB plan to this host. */
 export interface CapacityOptions extends BudgetOptions, Pick<SetupOptions, 'cgroupRoot' | 'rootName' | 'hierarchy'> {
@@ -22,13 +23,9 @@ export interface CapacityOptions extends BudgetOptions, Pick<SetupOptions, 'cgro
    * With a `procRoot` other than `/proc` and no `hierarchy`, MemTotal alone.
    */
   totalMemory?: Size;
-  /**
-   * Memory for the kernel, page cache and buffers. Default: 1/48 of the total (the seed's 32 GB of
-   * 1,536 GB, about 2%), at least 1 GiB — a small host still needs its kernel and page cache — but
-   * never more than 1/8 of a total under 8 GiB (a 1 GiB pod cannot give its whole limit away).
-   */
+  /** Memory for the kernel, page cache and buffers. Default: see {@link ReserveOptions.system}. */
   systemReserve?: MemoryShare;
-  /** Safety headroom for spikes. Default: 25/192 of RAM (the seed's 200 GB of 1,536 GB, about 13%). */
+  /** Safety headroom for spikes. Default: see {@link ReserveOptions.headroom}. */
   headroom?: MemoryShare;
   /** memory.max of each agent. Default `4G`, the seed's. */
   perAgentLimit?: Size;
@@ -48,6 +45,8 @@ export interface CapacityPlan {
   headroom: number;
   /** totalMemory − systemReserve − headroom (never below 0). */
   availableForAgents: number;
+  /** The limits `AgentHost.start()` writes on its agents' root for this plan: memory.max = {@link availableForAgents}. */
+  agentsRoot: AgentsRootLimits;
   perAgentLimit: number;
   /** floor(availableForAgents / perAgentLimit): every agent at its limit still fits. */
   maxConcurrent: number;
@@ -59,11 +58,6 @@ export interface CapacityPlan {
   table: string;
 }
 
-const GiB = 2 ** 30;
-
-/** The seed's system reserve and headroom as shares of its 1,536 GB. */
-const RESERVE_SHARE = 32 / 1536;
-const HEADROOM_SHARE = 200 / 1536;
 /** Keep this share of the maximum free: the seed's 300 of "~325". */
 const BUFFER_SHARE = 0.05;
 
@@ -75,22 +69,27 @@ export function planCapacity(options: CapacityOptions = {}): CapacityPlan {
   const { total: totalMemory, source, cgroup } = options.totalMemory !== undefined
     ? { total: positive(options.totalMemory, 'totalMemory'), source: 'option' as const, cgroup: undefined }
     : hostBudget(options);
-  const systemReserve =
-    options.systemReserve !== undefined ? share(options.systemReserve, totalMemory, 'systemReserve') : defaultSystemReserve(totalMemory);
-  const headroom = options.headroom !== undefined ? share(options.headroom, totalMemory, 'headroom') : Math.round(totalMemory * HEADROOM_SHARE);
+  const { systemReserve, headroom, availableForAgents } = reserveOf(totalMemory, { system: options.systemReserve, headroom: options.headroom });
   const perAgentLimit = positive(options.perAgentLimit ?? DEFAULT_AGENT_LIMITS.memoryMax!, 'perAgentLimit');
-  const availableForAgents = Math.max(0, totalMemory - systemReserve - headroom);
   const maxConcurrent = Math.floor(availableForAgents / perAgentLimit);
   const approxMaxConcurrent = roundDown(maxConcurrent);
   const recommendedMax = roundDown(Math.floor(maxConcurrent * (1 - BUFFER_SHARE)));
-  const plan = { totalMemory, source, ...(cgroup && { cgroup: cgroup.path }), systemReserve, headroom, availableForAgents, perAgentLimit, maxConcurrent, approxMaxConcurrent, recommendedMax };
+  const plan = {
+    totalMemory,
+    source,
+    ...(cgroup && { cgroup: cgroup.path }),
+    systemReserve,
+    headroom,
+    availableForAgents,
+    agentsRoot: agentsRootLimits(availableForAgents),
+    perAgentLimit,
+    maxConcurrent,
+    approxMaxConcurrent,
+    recommendedMax,
+  };
   return { ...plan, table: formatCapacity(plan) };
 }
 
-/** 1/48 of the total, at least 1 GiB, at most 1/8 of a total under 8 GiB. */
-function defaultSystemReserve(total: number): number {
-  return Math.max(Math.round(total * RESERVE_SHARE), Math.min(GiB, Math.round(total / 8)));
-}
 
 /**
  * The budget the host's monitor would count, from above the agents' root: the plan decides the
@@ -114,7 +113,7 @@ function roundDown(count: number): number {
  * The seed's table. Sizes in GB as the seed writes them (binary: its 1,536 GB are 1.5 TiB);
  * whole numbers with thousands separators, else one decimal.
  */
-export function formatCapacity(plan: Omit<CapacityPlan, 'table' | 'source'> & { source?: BudgetSource }): string {
+export function formatCapacity(plan: Omit<CapacityPlan, 'table' | 'source' | 'agentsRoot'> & { source?: BudgetSource }): string {
   const gb = (bytes: number): string => {
     const value = bytes / GiB;
     const digits = Number.isInteger(value) ? 0 : 1;
@@ -149,18 +148,6 @@ function positive(value: Size, name: string): number {
   return bytes;
 }
 
-function share(value: MemoryShare, total: number, name: string): number {
-  if (typeof value === 'string' && value.trim().endsWith('%')) {
-    const percent = Number(value.trim().slice(0, -1));
-    if (!Number.isFinite(percent) || percent < 0 || percent > 100 || value.trim() === '%') {
-      throw new AgentHostError(ErrorCode.INVALID_OPTION, `${name} must be a size or a percentage from 0% to 100%, got ${JSON.stringify(value)}`);
-    }
-    return Math.round((total * percent) / 100);
-  }
-  const bytes = parseSize(value, name);
-  if (bytes === Infinity) throw new AgentHostError(ErrorCode.INVALID_OPTION, `${name} must be finite`);
-  return bytes;
-}
 
 function unknownMemory(): never {
   throw new AgentHostError(ErrorCode.INVALID_OPTION, 'cannot read MemTotal from /proc/meminfo: pass totalMemory');
