@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Cgroup, type HostMemory } from '../../../src/index.js';
 import { testParent } from '../../helpers/cgroups.js';
+import { hasCommand, skipIf } from '../../helpers/kernel.js';
 import { defer, kernelOomKills, tempDir } from './harness.js';
 import type { BudgetOrchestratorConfig } from './fixtures/budget-orchestrator.js';
 
@@ -20,10 +21,17 @@ const parent = testParent('budget');
 
 type Line = { kind: string; data: any };
 
-/** Runs the budget orchestrator moved into `cgroup` (every hierarchy) before node starts; resolves with its lines once it exits. */
-function runInside(cgroup: Cgroup, config: BudgetOrchestratorConfig): Promise<{ code: number | null; lines: Line[]; stderr: string }> {
+/**
+ * Runs the budget orchestrator moved into `cgroup` (every hierarchy) before node starts; resolves
+ * with its lines once it exits. `pod`: in a new cgroup namespace rooted there, with its own cgroup2
+ * mount, as in a container (v2).
+ */
+function runInside(cgroup: Cgroup, config: BudgetOrchestratorConfig, pod = false): Promise<{ code: number | null; lines: Line[]; stderr: string }> {
   const join_ = cgroup.dirs.map((dir) => `echo $$ > ${join(dir, 'cgroup.procs')}`).join(' && ');
-  const child = spawn('sh', ['-c', `${join_} && exec "$@"`, 'sh', process.execPath, '--import', 'tsx', SCRIPT, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The kernel refuses a second cgroup2 mount on top of the first (EBUSY): the old one goes first.
+  const enter = pod ? `exec unshare --cgroup --mount sh -c 'umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' inner "$@"` : 'exec "$@"';
+  const command = [process.execPath, '--import', 'tsx', SCRIPT, JSON.stringify(config)];
+  const child = spawn('sh', ['-c', `${join_} && ${enter}`, 'sh', ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
   defer(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -42,39 +50,53 @@ function runInside(cgroup: Cgroup, config: BudgetOrchestratorConfig): Promise<{ 
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, lines, stderr })));
 }
 
+/** Six agents growing 16 MB a second each, one started every 1.5 s, under an auto-killing monitor sampling every 200 ms. */
+const FILL: Omit<BudgetOrchestratorConfig, 'stateDir'> = {
+  agents: 6,
+  gapMs: 1500,
+  steps: 12,
+  stepBytes: '16M',
+  limits: { memoryMax: '400M', memoryHigh: '400M', swapMax: 0, pidsMax: 128 },
+  monitor: { interval: 200, autoKill: true, cooldown: 1000 },
+  runMs: 30_000,
+};
+
+/** Fills the 1 GiB `ctr` through an orchestrator inside it and checks what the issue asks; returns the figures. */
+async function fill(ctr: Cgroup, pod: boolean): Promise<string> {
+  const oomBefore = kernelOomKills(ctr);
+  const { code, lines, stderr } = await runInside(ctr, { ...FILL, stateDir: join(tempDir('budget'), 'state') }, pod);
+  expect(code, stderr).toBe(0);
+  const memory = lines.find((l) => l.kind === 'MEMORY')!.data as HostMemory;
+  // The container's limit, not the machine's RAM (inside a namespace, its root is the container).
+  expect(memory).toMatchObject({ total: GiB, source: 'cgroup', cgroup: pod ? '/sys/fs/cgroup' : ctr.path });
+  const events = lines.filter((l) => l.kind === 'EVENT').map((l) => l.data);
+  const high = events.find((e) => e.type === 'pressure' && e.level !== 'normal');
+  expect(high, JSON.stringify(events)).toBeDefined();
+  expect(high.ratio).toBeGreaterThanOrEqual(0.85);
+  expect(high.total).toBe(GiB);
+  expect(events.some((e) => e.type === 'queue' && e.reason === 'paused')).toBe(true);
+  const critical = events.find((e) => e.type === 'pressure' && e.level === 'critical');
+  expect(critical?.ratio, JSON.stringify(events)).toBeGreaterThanOrEqual(0.95);
+  const relief = events.filter((e) => e.type === 'relief' && e.trigger === 'auto-kill').flatMap((e) => e.kills);
+  expect(relief.length).toBeGreaterThan(0);
+  expect(events.filter((e) => e.type === 'exit' && e.reason === 'relief').length).toBe(relief.length);
+  // Nothing was left to the kernel: no OOM kill in the container, none of an agent.
+  expect(kernelOomKills(ctr)).toBe(oomBefore);
+  expect(events.filter((e) => e.type === 'exit' && e.reason === 'oom')).toEqual([]);
+  expect(lines.some((l) => l.kind === 'DONE')).toBe(true);
+  return `budget ${memory.total} (${memory.source} ${memory.cgroup}); first high at ${(high.ratio * 100).toFixed(1)} %, critical at ${(critical.ratio * 100).toFixed(1)} %; relief kills ${relief.length}`;
+}
+
 describe('the memory budget of an orchestrator in a 1 GiB cgroup', () => {
   it('counts the cgroup limit: admission pauses at 85 %, relief runs at 95 %, the kernel OOM-kills nothing', async () => {
     const ctr = Cgroup.create(parent, 'ctr', { limits: { memoryMax: GiB, swapMax: 0 } });
-    const oomBefore = kernelOomKills(ctr);
-    const { code, lines, stderr } = await runInside(ctr, {
-      stateDir: join(tempDir('budget'), 'state'),
-      agents: 6,
-      gapMs: 1500,
-      steps: 12,
-      stepBytes: '16M',
-      limits: { memoryMax: '400M', memoryHigh: '400M', swapMax: 0, pidsMax: 128 },
-      monitor: { interval: 200, autoKill: true, cooldown: 1000 },
-      runMs: 30_000,
-    });
-    expect(code, stderr).toBe(0);
-    const memory = lines.find((l) => l.kind === 'MEMORY')!.data as HostMemory;
-    // The container's limit, not the machine's RAM.
-    expect(memory).toMatchObject({ total: GiB, source: 'cgroup', cgroup: ctr.path });
-    const events = lines.filter((l) => l.kind === 'EVENT').map((l) => l.data);
-    const high = events.find((e) => e.type === 'pressure' && e.level !== 'normal');
-    expect(high, JSON.stringify(events)).toBeDefined();
-    expect(high.ratio).toBeGreaterThanOrEqual(0.85);
-    expect(high.total).toBe(GiB);
-    expect(events.some((e) => e.type === 'queue' && e.reason === 'paused')).toBe(true);
-    const critical = events.find((e) => e.type === 'pressure' && e.level === 'critical');
-    expect(critical?.ratio, JSON.stringify(events)).toBeGreaterThanOrEqual(0.95);
-    const relief = events.filter((e) => e.type === 'relief' && e.trigger === 'auto-kill').flatMap((e) => e.kills);
-    expect(relief.length).toBeGreaterThan(0);
-    expect(events.filter((e) => e.type === 'exit' && e.reason === 'relief').length).toBe(relief.length);
-    // Nothing was left to the kernel: no OOM kill in the container, none of an agent.
-    expect(kernelOomKills(ctr)).toBe(oomBefore);
-    expect(events.filter((e) => e.type === 'exit' && e.reason === 'oom')).toEqual([]);
-    expect(lines.some((l) => l.kind === 'DONE')).toBe(true);
-    console.log(`budget ${memory.total} (${memory.source} ${memory.cgroup}); first high at ${(high.ratio * 100).toFixed(1)} %, critical at ${(critical.ratio * 100).toFixed(1)} %; relief kills ${relief.length}`);
+    console.log(await fill(ctr, false));
+  }, 120_000);
+
+  it('the same in its own cgroup namespace (a pod): the limit on the namespace root counts', async (ctx) => {
+    skipIf(ctx, Cgroup.self().version !== 2 && 'needs cgroup v2 (a cgroup2 mount of its own in the namespace); run it in the VM');
+    skipIf(ctx, !hasCommand('unshare') && 'unshare(1) is not installed');
+    const pod = Cgroup.create(parent, 'pod', { limits: { memoryMax: GiB, swapMax: 0 } });
+    console.log(await fill(pod, true));
   }, 120_000);
 });
