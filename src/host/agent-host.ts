@@ -21,7 +21,7 @@ import type { Size } from '../util/size.js';
 import { Agent, type AgentResult, type KillReason } from './agent.js';
 import type { AgentHostEvents, KillEvent, QueueEvent } from './events.js';
 import { silentLogger, type Logger } from './logger.js';
-import { placeAgents, type Placement } from './placement.js';
+import { placeAgents, type Placement, type PlacementOptions } from './placement.js';
 import { buildMemoryReport, buildStatus, type MemoryReport, type HostStatus } from './report.js';
 import { StateStore, type AgentRecord } from './state.js';
 import { isAlive, WorkspacePool, type WorkspacePoolOptions } from './workspaces.js';
@@ -34,7 +34,6 @@ import { assertIsolation, preflight, type PreflightOptions, type PreflightReport
 export type PreflightMode = 'refuse' | 'warn' | 'off';
 import { toHostMemory } from '../monitor/host-memory.js';
 import { parseMeminfo } from '../cgroup/parse.js';
-import type { BudgetOptions } from '../monitor/budget.js';
 import { MemoryMonitor, type HostMemory, type MemoryMonitorOptions, type ReliefReport, type RelieveOptions } from '../monitor/index.js';
 
 /** The environment variables every agent gets, so its harness can find its own cgroup (`nova-agent-host/agent` reads them). */
@@ -42,7 +41,7 @@ export const AGENT_ID_ENV = 'NOVA_AGENT_ID';
 export { AGENT_CGROUP_ENV };
 
 /** Options of an {@link AgentHost}: every one has a default (the seed's values); docs/host.md has the table. */
-export interface AgentHostOptions extends BudgetOptions {
+export interface AgentHostOptions extends PlacementOptions {
   /** The agents' root cgroup; default: chosen by the delegation rules (see docs/host.md). */
   cgroupRoot?: string | Cgroup;
   /** Name of the agents' root when the host chooses it. Default `nova-agents`. */
@@ -222,11 +221,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   async start(): Promise<this> {
     if (this.#phase !== 'new') throw new AgentHostError(ErrorCode.HOST_DISPOSED, 'start() may be called once');
     this.#preflight();
-    const placement = placeAgents({
-      cgroupRoot: this.#options.cgroupRoot,
-      rootName: this.#options.rootName,
-      supervisorMemoryMin: this.#options.supervisorMemoryMin,
-    });
+    const placement = placeAgents(this.#options);
     this.#lock(placement.root);
     this.#placement = placement;
     this.#state = new StateStore(this.#options.stateDir ?? defaultStateDir(placement.root));
@@ -241,7 +236,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       this.#poll = setInterval(() => this.#checkAll(), this.#pollInterval);
       this.#poll.unref();
     }
-    this.#log.info({ root: placement.root.path, supervisor: placement.supervisor?.path }, 'agent host started');
+    this.#log.info({ root: placement.root.path, supervisor: placement.supervisor?.path, backstop: placement.backstop }, 'agent host started');
     return this;
   }
 

@@ -15,8 +15,11 @@ import { join } from 'node:path';
 import { Cgroup, hostHierarchy } from '../cgroup/cgroup.js';
 import type { CgroupHierarchy, HierarchyKey, Location } from '../cgroup/detect.js';
 import { exists, isDirectory, makeDir } from '../cgroup/files.js';
-import { AgentHostError, ErrorCode } from '../errors.js';
-import type { Size } from '../util/size.js';
+import { AgentHostError, ErrorCode, isAgentHostError } from '../errors.js';
+import { findBudget, type BudgetOptions } from '../monitor/budget.js';
+import { memTotal } from '../setup/read.js';
+import { agentsRootLimits, reserveOf, type AgentsRootLimits, type ReserveOptions } from '../setup/reserve.js';
+import { parseSize, type Size } from '../util/size.js';
 
 /** Name of the leaf the orchestrator moves into where v2's "no internal processes" rule requires it. */
 export const SUPERVISOR = 'supervisor';
@@ -24,8 +27,28 @@ export const SUPERVISOR = 'supervisor';
 /** Default name of the agents' root below the orchestrator's cgroup. */
 export const DEFAULT_ROOT_NAME = 'nova-agents';
 
-/** Where the host puts its agents' root cgroup (part of `AgentHostOptions`). */
-export interface PlacementOptions {
+/**
+ * The kernel backstop under the monitor (part of `AgentHostOptions`): limits on the agents' root so
+ * that, whatever the agents do together and however fast, the kernel stops them inside the root
+ * before the system or the orchestrator suffers — the kubelet's "allocatable" on the cgroup of all pods.
+ */
+export interface BackstopOptions {
+  /**
+   * What is kept out of the agents' root: the system reserve and the headroom (the orchestrator's
+   * own memory is in it). Default: the capacity plan's, scaled to the budget — 32 GB + 200 GB of
+   * 1,536 GB, a 1,304 GB root (see {@link ReserveOptions}).
+   */
+  reserve?: ReserveOptions;
+  /**
+   * memory.max of the agents' root (memory.high 1/32 below it; v1: memory.limit_in_bytes and memsw,
+   * soft_limit_in_bytes). Default: the budget above the root minus {@link reserve}, the figure
+   * `planCapacity()` prints as "Available for agents". `false`: no limit is written.
+   */
+  agentsMemoryMax?: Size | false;
+}
+
+/** Where the host puts its agents' root cgroup and what it limits it to (part of `AgentHostOptions`). */
+export interface PlacementOptions extends BudgetOptions, BackstopOptions {
   /** The agents' root: a Cgroup, or a path (absolute, or relative to the cgroup mount). Overrides all else. */
   cgroupRoot?: string | Cgroup;
   /** Name of the agents' root below the orchestrator's cgroup. Default `nova-agents`. */
@@ -38,6 +61,11 @@ export interface Placement {
   root: Cgroup;
   /** The leaf the orchestrator moved into, when it had to. */
   supervisor: Cgroup | undefined;
+  /**
+   * The limits written on the root, or why they could not be (a parent that was not delegated: the
+   * host then works without the backstop); `undefined` with `agentsMemoryMax: false`.
+   */
+  backstop: AgentsRootLimits | { error: AgentHostError } | undefined;
 }
 
 /** Where the agents' root is (or would be), found without creating or moving anything. */
@@ -104,8 +132,9 @@ export function placeAgents(options: PlacementOptions = {}): Placement {
 
 function place(options: PlacementOptions): Placement {
   const site = findRoot(options);
-  if (site.given && site.root.exists()) return { root: site.root, supervisor: undefined };
-  if (site.given || !site.delegated) return { root: makeRoot(site), supervisor: undefined };
+  const placed = (root: Cgroup, supervisor: Cgroup | undefined): Placement => ({ root, supervisor, backstop: writeBackstop(site, options) });
+  if (site.given && site.root.exists()) return placed(site.root, undefined);
+  if (site.given || !site.delegated) return placed(makeRoot(site), undefined);
 
   const base = site.parent;
   assertDelegated(base);
@@ -123,7 +152,49 @@ function place(options: PlacementOptions): Placement {
   }
   base.enableControllers();
   supervisor.setLimits({ memoryMin: options.supervisorMemoryMin ?? '128M' });
-  return { root: makeRoot(site), supervisor };
+  return placed(makeRoot(site), supervisor);
+}
+
+/**
+ * The limits of the agents' root: {@link BackstopOptions.agentsMemoryMax}, or what the capacity plan
+ * leaves for agents of the budget above the root (the root's own limit is what this decides, so it
+ * does not count). `undefined` with `agentsMemoryMax: false`.
+ */
+export function backstopLimits(site: Pick<RootSite, 'parent'>, options: PlacementOptions = {}, procRoot = '/proc'): AgentsRootLimits | undefined {
+  const given = options.agentsMemoryMax;
+  if (given === false) return undefined;
+  if (given !== undefined) {
+    const max = parseSize(given, 'agentsMemoryMax');
+    if (max === 0) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'agentsMemoryMax must be greater than 0 (or false for none)');
+    return agentsRootLimits(max);
+  }
+  const total = memTotal(procRoot);
+  if (total === undefined) throw new AgentHostError(ErrorCode.HOST_MEMORY_UNAVAILABLE, `cannot read MemTotal from ${procRoot}/meminfo`, { file: `${procRoot}/meminfo` });
+  const { availableForAgents } = reserveOf(findBudget({ memTotal: total, from: site.parent, option: options.budget }).total, options.reserve);
+  if (availableForAgents === 0) {
+    throw new AgentHostError(
+      ErrorCode.HOST_MEMORY_UNAVAILABLE,
+      'the memory budget leaves nothing for agents after the system reserve and the headroom: lower `reserve`, or give `agentsMemoryMax`',
+    );
+  }
+  return agentsRootLimits(availableForAgents);
+}
+
+/**
+ * Writes the backstop on the root: memory.max and memory.high (v1: limit_in_bytes with memsw, no
+ * swap for the group; soft_limit_in_bytes), memory.oom.group off — the kernel kills one agent at
+ * the root's limit, never all. A failure leaves the host working as without it, and is returned.
+ */
+function writeBackstop(site: RootSite, options: PlacementOptions): Placement['backstop'] {
+  try {
+    const limits = backstopLimits(site, options);
+    if (limits !== undefined) site.root.setLimits(site.root.version === 1 ? { ...limits, swapMax: 0 } : { ...limits, oomGroup: false });
+    return limits;
+  } catch (error) {
+    // Bad options are the caller's to fix; anything the kernel or /proc refused is reported.
+    if (!isAgentHostError(error) || error.code === ErrorCode.INVALID_OPTION || error.code === ErrorCode.INVALID_SIZE) throw error;
+    return { error };
+  }
 }
 
 /**
