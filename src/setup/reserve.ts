@@ -58,9 +58,13 @@ export function reserveOf(total: number, options: ReserveOptions = {}): Reserve 
   return { systemReserve, headroom, availableForAgents: Math.max(0, total - systemReserve - headroom) };
 }
 
-/** The root's limits for `available` bytes: memory.max at it, memory.high 1/32 below. */
+/** The kernel keeps memory limits in whole pages (rounding down): the figures are written so, and read back the same. */
+const PAGE = 4096;
+
+/** The root's limits for `available` bytes: memory.max at it, memory.high 1/32 below, in whole pages. */
 export function agentsRootLimits(available: number): AgentsRootLimits {
-  return { memoryMax: available, memoryHigh: Math.floor(available * ROOT_HIGH_SHARE) };
+  const pages = (bytes: number): number => Math.floor(bytes / PAGE) * PAGE;
+  return { memoryMax: pages(available), memoryHigh: pages(available * ROOT_HIGH_SHARE) };
 }
 
 function share(value: MemoryShare, total: number, name: string): number {

@@ -4,51 +4,17 @@
  * admission pauses at 85 % of 1 GiB, auto-kill relief runs at 95 %, and the kernel's OOM killer
  * in the container never has to act. Runs natively (v1 here) and in the v2 VM.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Cgroup, type HostMemory } from '../../../src/index.js';
 import { testParent } from '../../helpers/cgroups.js';
 import { hasCommand, skipIf } from '../../helpers/kernel.js';
-import { defer, kernelOomKills, tempDir } from './harness.js';
+import { kernelOomKills, tempDir } from './harness.js';
+import { runInside } from './fixtures/budget-client.js';
 import type { BudgetOrchestratorConfig } from './fixtures/budget-orchestrator.js';
 
-const SCRIPT = fileURLToPath(new URL('./fixtures/budget-orchestrator.ts', import.meta.url));
 const GiB = 2 ** 30;
 const parent = testParent('budget');
-
-type Line = { kind: string; data: any };
-
-/**
- * Runs the budget orchestrator moved into `cgroup` (every hierarchy) before node starts; resolves
- * with its lines once it exits. `pod`: in a new cgroup namespace rooted there, with its own cgroup2
- * mount, as in a container (v2).
- */
-function runInside(cgroup: Cgroup, config: BudgetOrchestratorConfig, pod = false): Promise<{ code: number | null; lines: Line[]; stderr: string }> {
-  const join_ = cgroup.dirs.map((dir) => `echo $$ > ${join(dir, 'cgroup.procs')}`).join(' && ');
-  // The kernel refuses a second cgroup2 mount on top of the first (EBUSY): the old one goes first.
-  const enter = pod ? `exec unshare --cgroup --mount sh -c 'umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' inner "$@"` : 'exec "$@"';
-  const command = [process.execPath, '--import', 'tsx', SCRIPT, JSON.stringify(config)];
-  const child = spawn('sh', ['-c', `${join_} && ${enter}`, 'sh', ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
-  defer(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const lines: Line[] = [];
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const space = line.indexOf(' ');
-    try {
-      lines.push({ kind: line.slice(0, space), data: JSON.parse(line.slice(space + 1)) });
-    } catch {
-      lines.push({ kind: 'TEXT', data: line });
-    }
-    if (process.env.BUDGET_TRACE) console.log(line);
-  });
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, lines, stderr })));
-}
 
 /** Six agents growing 16 MB a second each, one started every 1.5 s, under an auto-killing monitor sampling every 200 ms. */
 const FILL: Omit<BudgetOrchestratorConfig, 'stateDir'> = {
@@ -59,6 +25,8 @@ const FILL: Omit<BudgetOrchestratorConfig, 'stateDir'> = {
   limits: { memoryMax: '400M', memoryHigh: '400M', swapMax: 0, pidsMax: 128 },
   monitor: { interval: 200, autoKill: true, cooldown: 1000 },
   runMs: 30_000,
+  // The budget alone: no kernel backstop on the agents' root (placement-backstop.test.ts has it).
+  agentsMemoryMax: false,
 };
 
 /** Fills the 1 GiB `ctr` through an orchestrator inside it and checks what the issue asks; returns the figures. */

@@ -16,7 +16,9 @@ const GiB = 2 ** 30;
 describe('reserveOf and agentsRootLimits', () => {
   it('1,536 GB → 32 GB system, 200 GB headroom, 1,304 GB for agents; memory.high 1/32 below', () => {
     expect(reserveOf(1536 * GiB)).toEqual({ systemReserve: 32 * GiB, headroom: 200 * GiB, availableForAgents: 1304 * GiB });
-    expect(agentsRootLimits(1304 * GiB)).toEqual({ memoryMax: 1304 * GiB, memoryHigh: Math.floor((1304 * GiB * 31) / 32) });
+    expect(agentsRootLimits(1304 * GiB)).toEqual({ memoryMax: 1304 * GiB, memoryHigh: (1304 * GiB * 31) / 32 });
+    // In whole pages, as the kernel keeps them.
+    expect(agentsRootLimits(GiB + 4095)).toEqual({ memoryMax: GiB, memoryHigh: (GiB * 31) / 32 });
   });
 
   it.each([
@@ -61,8 +63,8 @@ describe('backstopLimits: what start() writes is what planCapacity() prints', ()
     const plan = planCapacity({ procRoot, hierarchy });
     expect(plan.totalMemory).toBe(4 * GiB);
     expect(limits).toEqual(plan.agentsRoot);
-    expect(limits.memoryMax).toBe(plan.availableForAgents);
-    expect(limits.memoryMax).toBe(4 * GiB - GiB / 2 - Math.round((4 * GiB * 200) / 1536));
+    expect(limits.memoryMax).toBe(Math.floor(plan.availableForAgents / 4096) * 4096);
+    expect(plan.availableForAgents).toBe(4 * GiB - GiB / 2 - Math.round((4 * GiB * 200) / 1536));
     // The same reserve options give the same figures on both sides.
     expect(backstopLimits({ parent: base }, { reserve: { system: '256M', headroom: '5%' } }, procRoot)).toEqual(
       planCapacity({ procRoot, hierarchy, systemReserve: '256M', headroom: '5%' }).agentsRoot,
