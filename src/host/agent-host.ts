@@ -563,6 +563,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     const root = this.#options.cgroupRoot;
     const report = preflight({
       layout: false,
+      budget: this.#options.budget, reserve: this.#options.reserve, agentsMemoryMax: this.#options.agentsMemoryMax,
       ...options,
       ...(root !== undefined && { cgroupRoot: root }),
       ...(this.#options.rootName !== undefined && { rootName: this.#options.rootName }),

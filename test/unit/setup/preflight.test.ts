@@ -46,6 +46,7 @@ describe('preflight on a well set-up v2 host', () => {
       'swap-accounting',
       'psi',
       'memory-budget',
+      'agents-root-limits',
       ...SYSCTLS.map((s) => `sysctl:${s.key}`),
       'transparent-hugepages',
       'scratch',
@@ -470,5 +471,16 @@ describe('memory budget', () => {
     const parent = run(host, { cgroupRoot: 'init.scope/agents' });
     expect(get(parent, 'memory-budget').found).toBe(`1.0G, the memory limit of ${host.tree.path('cg/init.scope')}, tighter than MemTotal (${get(parent, 'memory-budget').found.match(/MemTotal \((.*)\)/)![1]})`);
     expect(get(run(host, { budget: '512M' }), 'memory-budget').found).toMatch(/^512M, the budget option/);
+  });
+});
+
+describe('kernel backstop', () => {
+  it("says what start() writes on the agents' root, off with agentsMemoryMax: false, and when it cannot be written", () => {
+    const host = fakeHost('v2');
+    const c = get(run(host), 'agents-root-limits');
+    expect(c).toMatchObject({ status: 'ok', found: expect.stringMatching(/^memory\.max .*, memory\.high .* on .*nova-agents \(written by start\(\)\)$/) });
+    expect(get(run(host, { agentsMemoryMax: '2G' }), 'agents-root-limits').found).toMatch(/^memory\.max 2\.0G, memory\.high 1\.9G/);
+    expect(get(run(host, { agentsMemoryMax: false }), 'agents-root-limits').found).toBe('off (agentsMemoryMax: false)');
+    expect(get(run(host, { reserve: { system: '100%' } }), 'agents-root-limits')).toMatchObject({ status: 'warn', found: expect.stringContaining('leaves nothing for agents') });
   });
 });
