@@ -132,13 +132,7 @@ export function formatMemoryReport(report: MemoryReport): string {
     rows.push([a.id, String(a.pid ?? '-'), formatBytes(a.current), formatBytes(a.peak), formatBytes(a.workingSet), formatBytes(a.limit), percent(a.percentOfLimit), String(a.pids), String(a.oomKills)]);
   }
   rows.push(['TOTAL', '', formatBytes(report.total.current), '', formatBytes(report.total.workingSet), '', '', String(report.total.pids), String(report.total.oomKills)]);
-  const m = report.memory;
-  return m ? `${formatTable(rows)}\n\n${memoryLine(m)}` : formatTable(rows);
-}
-
-/** `800 MiB used of 1 GiB (78.1%)` — the host's memory against its budget. */
-function usedOf(m: HostMemory, level?: string): string {
-  return `${formatBytes(m.used)} used of ${formatBytes(m.total)} (${percent(m.usedRatio * 100)}${level ? `, ${level}` : ''})`;
+  return formatTable(rows);
 }
 
 /** Where the budget comes from, unless it is the machine's RAM: `the memory limit, working set of /sys/fs/cgroup/pod counted, …`. */
@@ -148,18 +142,13 @@ function budgetOf(m: HostMemory): string | undefined {
   return `${m.source === 'cgroup' ? 'the memory limit' : 'the budget option'}${usage}`;
 }
 
-function memoryLine(m: HostMemory): string {
-  const budget = budgetOf(m);
-  return `Memory: ${usedOf(m)}${budget === undefined ? '' : ` — ${budget}`}`;
-}
-
 /** agent-status.sh's overview. */
 export function formatStatus(status: HostStatus): string {
   const lines: string[] = [];
   const m = status.memory;
   lines.push(
     m
-      ? `Host memory: ${usedOf(m, status.level)}, ` +
+      ? `Host memory: ${formatBytes(m.used)} used of ${formatBytes(m.total)} (${percent(m.usedRatio * 100)}${status.level ? `, ${status.level}` : ''}), ` +
           `${formatBytes(m.available)} available, swap ${!m.swapTotal ? 'off' : `${formatBytes(m.swapTotal - (m.swapFree ?? 0))} used`}`
       : 'Host memory: unknown',
   );

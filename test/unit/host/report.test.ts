@@ -176,8 +176,8 @@ describe('tables', () => {
       'Budget: the memory limit, working set of /sys/fs/cgroup/pod counted, kernel OOM kills there: 0',
     ]);
     const report = buildMemoryReport([agent('agent-001', 'running', () => stats(512 * M, 4096 * M, 7, 1), { pid: 4242 })], memory);
-    expect(formatMemoryReport(report).split('\n').at(-1)).toBe(
-      'Memory: 800M used of 1.0G (78.1%) — the memory limit, working set of /sys/fs/cgroup/pod counted, kernel OOM kills there: 0',
-    );
+    expect(report.memory).toEqual(memory);
+    // The table stays check-agent-memory.sh's.
+    expect(formatMemoryReport(report).split('\n').at(-1)).toMatch(/^TOTAL\s/);
   });
 });
