@@ -38,7 +38,11 @@ export interface HostMemory {
   source?: 'meminfo' | 'cgroup' | 'option';
   /** The budget cgroup's directory, whose working set is {@link used}. */
   cgroup?: string;
-  /** OOM kills the kernel counted in the budget cgroup and below it (memory.events `oom_kill`; v1 memory.oom_control). */
+  /**
+   * OOM kills the kernel counted in the budget cgroup: on v2 in it and below it (memory.events
+   * `oom_kill`); v1 counts a kill only in the victim's own cgroup (memory.oom_control), so kills in
+   * agents show in their own counts (`status().oomKills`), not here.
+   */
   oomKills?: number;
 }
 
