@@ -16,14 +16,14 @@ import type { BudgetOrchestratorConfig } from './fixtures/budget-orchestrator.js
 const GiB = 2 ** 30;
 const parent = testParent('budget');
 
-/** Six agents growing 16 MB a second each, one started every 1.5 s, under an auto-killing monitor sampling every 200 ms. */
+/** Six agents growing 12 MB a second each, one started every 1.5 s, under an auto-killing monitor sampling every 100 ms. */
 const FILL: Omit<BudgetOrchestratorConfig, 'stateDir'> = {
   agents: 6,
   gapMs: 1500,
-  steps: 12,
-  stepBytes: '16M',
+  steps: 16,
+  stepBytes: '12M',
   limits: { memoryMax: '400M', memoryHigh: '400M', swapMax: 0, pidsMax: 128 },
-  monitor: { interval: 200, autoKill: true, cooldown: 1000 },
+  monitor: { interval: 100, autoKill: true, cooldown: 1000 },
   runMs: 30_000,
   // The budget alone: no kernel backstop on the agents' root (placement-backstop.test.ts has it).
   agentsMemoryMax: false,
