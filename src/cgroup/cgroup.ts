@@ -95,20 +95,28 @@ export class Cgroup {
   }
 
   /**
-   * An existing cgroup: a directory on v2 (absolute, or relative to the mount point), a
-   * location on v1. Fails with `ERR_CGROUP_NOT_FOUND` if it does not exist.
+   * An existing cgroup: a directory (absolute, or relative to the mount point), or a location on
+   * v1. On v1 a directory at or below this process's own cgroup in one hierarchy names the same
+   * place below its own cgroups in the others, so `Cgroup.load(Cgroup.self().path)` is
+   * `Cgroup.self()`. Fails with `ERR_CGROUP_NOT_FOUND` if it does not exist.
    */
   static load(path: string | Location, context: CgroupContext = {}): Cgroup {
     const hierarchy = context.hierarchy ?? hostHierarchy();
     const driver = driverFor(hierarchy);
     let location: Location;
     if (typeof path === 'string') {
-      // An absolute path below one hierarchy's mount names the same cgroup in the others (v1).
-      const keys = driver.keys(hierarchy);
-      const mount = keys.map((key) => hierarchy.mounts[key]!).find((m) => path === m || path.startsWith(`${m}/`));
-      const inMount = mount === undefined ? path : path.slice(mount.length);
       location = {};
-      for (const key of keys) location[key] = join(hierarchy.mounts[key]!, inMount);
+      const keys = driver.keys(hierarchy);
+      const under = (dir: string | undefined): boolean => dir !== undefined && (path === dir || path.startsWith(`${dir}/`));
+      // At or below this process's own cgroup in one hierarchy: the same place relative to its own
+      // cgroup in the others (v1 puts a process in different cgroups per hierarchy, e.g. memory in
+      // a container's, pids at "/"). Else the same path below every hierarchy's mount.
+      // (A hierarchy whose own cgroup is its root says nothing: every path is below it.)
+      const ownKey = keys.find((key) => hierarchy.own[key] !== hierarchy.mounts[key] && under(hierarchy.own[key]));
+      const base = ownKey === undefined ? hierarchy.mounts : hierarchy.own;
+      const from = ownKey === undefined ? keys.map((key) => base[key]!).find(under) : base[ownKey];
+      const below = from === undefined ? path : path.slice(from.length);
+      for (const key of keys) location[key] = join(base[key]!, below);
     } else location = path;
     const cgroup = new Cgroup(location, { hierarchy });
     if (!cgroup.exists()) {

@@ -35,6 +35,13 @@ export interface CgroupDriver {
   memoryEvents(location: Location): MemoryEvents | undefined;
   /** The kernel's memory high-water mark (v2 needs Linux 5.19+ for memory.peak), else current usage; `undefined` once the cgroup is gone. */
   peak(location: Location): { peak: number | undefined; current: number } | undefined;
+  /**
+   * The cgroup's own memory limit (v2 memory.max, v1 memory.limit_in_bytes; Infinity when
+   * unlimited) and, on v1, the tightest limit of it and every ancestor as the kernel computes it
+   * (memory.stat `hierarchical_memory_limit`, which sees ancestors a namespace hides).
+   * `undefined` where there is no limit file (the v2 root cgroup, a missing directory).
+   */
+  memoryLimit(location: Location): { max: number; hierarchical: number | undefined } | undefined;
   /** Cheap repeated reads of current usage, event counters and PSI, over files kept open (monitoring). */
   sampler(location: Location): MemorySampler;
   /**

@@ -75,7 +75,10 @@ export const v1Driver: CgroupDriver = {
   procsFiles: (location) => dirs(location).map((dir) => join(dir, 'cgroup.procs')),
   procs: (location) => parsePids(readOptional(memoryDir(location), 'cgroup.procs') ?? ''),
   populated(location) {
-    return this.procs(location).length > 0;
+    // Every hierarchy, as children() lists them all: a process half-moved (or moved by someone
+    // else) into pids or freezer only still keeps that directory busy.
+    if (this.procs(location).length > 0) return true;
+    return dirs(location).some((dir) => dir !== location.memory && parsePids(readOptional(dir, 'cgroup.procs') ?? '').length > 0);
   },
   threadFiles: (location) => dirs(location).map((dir) => join(dir, 'tasks')),
   vacant(location) {
@@ -118,6 +121,12 @@ export const v1Driver: CgroupDriver = {
     const dir = memoryDir(location);
     const peak = readParsedOptional(dir, 'memory.max_usage_in_bytes', parseNumber);
     return peak === undefined ? undefined : { peak, current: readParsedOptional(dir, 'memory.usage_in_bytes', parseNumber) ?? 0 };
+  },
+  memoryLimit(location) {
+    const dir = memoryDir(location);
+    const max = readParsedOptional(dir, 'memory.limit_in_bytes', parseNumber);
+    if (max === undefined) return undefined;
+    return { max, hierarchical: readParsedOptional(dir, 'memory.stat', parseFlatKeyed)?.hierarchical_memory_limit };
   },
   sampler: (location) => sampler(memoryDir(location)),
 

@@ -167,6 +167,10 @@ export const v2Driver: CgroupDriver = {
     const current = readParsedOptional(dir, 'memory.current', parseNumber);
     return current === undefined ? undefined : { peak: readParsedOptional(dir, 'memory.peak', parseNumber), current };
   },
+  memoryLimit(location) {
+    const max = readParsedOptional(dirOf(location), 'memory.max', parseNumber);
+    return max === undefined ? undefined : { max, hierarchical: undefined };
+  },
   sampler: (location) => sampler(dirOf(location)),
 
   async killAll(location, options = {}) {

@@ -74,7 +74,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#timeouts = TimeoutPolicy.from(options.timeouts, new TimeoutPolicy());
     this.#admission = new Admission({ concurrency: options.maxConcurrent ?? Infinity, onEvent: (event) => this.emit('queue', event) });
     this.#pool = options.workspaces ? new WorkspacePool(options.workspaces) : undefined;
-    if (options.monitor !== false) this.#monitor = linkMonitor(options.monitor ?? {}, { runs: this.#runs, admission: this.#admission, events: this });
+    if (options.monitor !== false) this.#monitor = linkMonitor({ budget: options.budget, ...options.monitor }, { runs: this.#runs, admission: this.#admission, events: this, root: () => this.#placement?.root });
   }
 
   /** The agents' root cgroup (after {@link start}). */
@@ -110,8 +110,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     if (this.#phase !== 'new') throw new AgentHostError(ErrorCode.HOST_DISPOSED, 'start() may be called once');
     const report = runPreflight(this.#options, this.#log);
     if (report) this.emit('preflight', report);
-    const { cgroupRoot, rootName, supervisorMemoryMin, stateDir } = this.#options;
-    const placement = placeAgents({ cgroupRoot, rootName, supervisorMemoryMin });
+    const { stateDir } = this.#options;
+    const placement = placeAgents(this.#options);
     const dir = stateDir ?? defaultStateDir(placement.root);
     this.#lock = HostLock.acquire(placement.root.path, dir);
     this.#placement = placement;
@@ -139,7 +139,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       this.#poll = setInterval(() => this.#runs.forEach((run) => run.check()), this.#pollInterval);
       this.#poll.unref();
     }
-    this.#log.info({ root: placement.root.path, supervisor: placement.supervisor?.path }, 'agent host started');
+    this.#log.info({ root: placement.root.path, supervisor: placement.supervisor?.path, backstop: placement.backstop }, 'agent host started');
     return this;
   }
 
@@ -228,7 +228,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
 
   /** Per-agent memory: current, peak, working set, limit and % of it, pids; largest first. */
   memoryReport(): MemoryReport {
-    return buildMemoryReport(this.agents().filter((agent) => agent.cgroup !== undefined && agent.state !== 'starting'));
+    return buildMemoryReport(this.agents().filter((agent) => agent.cgroup !== undefined && agent.state !== 'starting'), this.#hostMemory());
   }
 
   /** Host memory, counts by state, each agent's row, OOM counts, the queue. */

@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 export type PreflightMode = 'refuse' | 'warn' | 'off';
 
 /** The host options preflight reads. */
-export interface HostPreflightOptions {
+export interface HostPreflightOptions extends Pick<PreflightOptions, 'budget' | 'reserve' | 'agentsMemoryMax'> {
   preflight?: PreflightMode | (PreflightOptions & { mode?: Exclude<PreflightMode, 'off'> });
   cgroupRoot?: string | Cgroup;
   rootName?: string;
@@ -24,6 +24,9 @@ export function runPreflight(options: HostPreflightOptions, log: Logger): Prefli
   const root = options.cgroupRoot;
   const report = preflight({
     layout: false,
+    budget: options.budget,
+    reserve: options.reserve,
+    agentsMemoryMax: options.agentsMemoryMax,
     ...rest,
     ...(root !== undefined && { cgroupRoot: root }),
     ...(options.rootName !== undefined && { rootName: options.rootName }),

@@ -3,6 +3,7 @@
  * one stop path (reason `relief`, at once), and its host-level pressure pauses and resumes
  * admission, announced after the `pressure` event that caused it.
  */
+import type { Cgroup } from '../cgroup/cgroup.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { MemoryMonitor, type MemoryMonitorOptions } from '../monitor/index.js';
 import type { TypedEmitter } from '../util/emitter.js';
@@ -15,6 +16,8 @@ import type { HostEventMap } from './events.js';
 export interface MonitorLink {
   readonly runs: ReadonlyMap<string, AgentRun>;
   readonly admission: Admission;
+  /** The agents' root once placed: the budget's cgroup limits are looked up from it. */
+  readonly root: () => Cgroup | undefined;
   /** The host, re-emitting the monitor's events with their types. */
   readonly events: Pick<TypedEmitter<HostEventMap<Agent>>, 'emit'>;
 }
@@ -24,6 +27,7 @@ export function linkMonitor(options: MemoryMonitorOptions, link: MonitorLink): M
   const { runs, admission, events } = link;
   const monitor = new MemoryMonitor(
     {
+      root: link.root,
       // Agents being stopped are neither sampled nor offered as victims again.
       agents: () =>
         [...runs.values()]

@@ -13,10 +13,11 @@ import type { Size } from '../util/size.js';
 import type { KillReason } from './events.js';
 import type { PreflightMode } from './host-preflight.js';
 import type { Logger } from './logger.js';
+import type { PlacementOptions } from './placement.js';
 import type { WorkspacePoolOptions } from './workspaces.js';
 
 /** Options of an {@link AgentHost}: every one has a default; docs/host.md has the table. */
-export interface AgentHostOptions {
+export interface AgentHostOptions extends PlacementOptions {
   /** The agents' root cgroup; default: chosen by the delegation rules (see docs/host.md). */
   cgroupRoot?: string | Cgroup;
   /** Name of the agents' root when the host chooses it. Default `nova-agents`. */

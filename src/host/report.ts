@@ -24,6 +24,8 @@ export interface MemoryReport {
   at: number;
   agents: AgentMemoryRow[];
   total: { current: number; workingSet: number; pids: number; oomKills: number };
+  /** The host's memory against its budget when the report was taken, if the host could read it. */
+  memory?: HostMemory;
 }
 
 /** One agent's line of agent-status.sh: memory figures only while it has a cgroup (not while queued). */
@@ -73,7 +75,7 @@ function memoryRow(agent: Agent): AgentMemoryRow | undefined {
   };
 }
 
-export function buildMemoryReport(agents: Agent[]): MemoryReport {
+export function buildMemoryReport(agents: Agent[], memory?: HostMemory): MemoryReport {
   const rows = agents.map(memoryRow).filter((row): row is AgentMemoryRow => row !== undefined);
   rows.sort((a, b) => b.current - a.current);
   const total = { current: 0, workingSet: 0, pids: 0, oomKills: 0 };
@@ -83,7 +85,7 @@ export function buildMemoryReport(agents: Agent[]): MemoryReport {
     total.pids += row.pids;
     total.oomKills += row.oomKills;
   }
-  return { at: Date.now(), agents: rows, total };
+  return { at: Date.now(), agents: rows, total, ...(memory && { memory }) };
 }
 
 export function buildStatus(input: {
@@ -134,6 +136,13 @@ export function formatMemoryReport(report: MemoryReport): string {
   return formatTable(rows);
 }
 
+/** Where the budget comes from, unless it is the machine's RAM: `the memory limit, working set of /sys/fs/cgroup/pod counted, …`. */
+function budgetOf(m: HostMemory): string | undefined {
+  if (m.source === undefined || m.source === 'meminfo') return undefined;
+  const usage = m.cgroup === undefined ? '' : `, working set of ${m.cgroup} counted, kernel OOM kills there: ${m.oomKills ?? 0}`;
+  return `${m.source === 'cgroup' ? 'the memory limit' : 'the budget option'}${usage}`;
+}
+
 /** agent-status.sh's overview. */
 export function formatStatus(status: HostStatus): string {
   const lines: string[] = [];
@@ -144,6 +153,8 @@ export function formatStatus(status: HostStatus): string {
           `${formatBytes(m.available)} available, swap ${!m.swapTotal ? 'off' : `${formatBytes(m.swapTotal - (m.swapFree ?? 0))} used`}`
       : 'Host memory: unknown',
   );
+  const budget = m && budgetOf(m);
+  if (budget !== undefined) lines.push(`Budget: ${budget}`);
   const c = status.counts;
   lines.push(`Agents: ${c.running} running, ${c.stopping} stopping, ${c.queued} queued; OOM kills: ${status.oomKills}`);
   lines.push(`Queue: ${status.queue.size} waiting${status.queue.paused ? ` (admission paused: ${status.queue.why ?? 'paused'})` : ''}`);

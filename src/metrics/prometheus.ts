@@ -75,7 +75,8 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  *
  * | metric (after the prefix) | type | labels |
  * |---|---|---|
- * | `host_memory_used_bytes`, `host_memory_total_bytes`, `host_memory_used_ratio` | gauge | |
+ * | `host_memory_used_bytes`, `host_memory_total_bytes`, `host_memory_used_ratio` (against the memory budget) | gauge | |
+ * | `memory_budget_info` (1), `memory_budget_oom_kills` (the kernel's count in the budget cgroup) | gauge | `source`, `cgroup` (info) |
  * | `pressure_level` (0 normal, 1 high, 2 critical) | gauge | |
  * | `queue_length` (waiting), `queue_pending` (running), `admission_paused` (0/1) | gauge | |
  * | `agents` | gauge | `state` |
@@ -113,6 +114,8 @@ export async function collectMetrics(host: MetricsSource, options: CollectMetric
     used: `${prefix}host_memory_used_bytes`,
     memTotal: `${prefix}host_memory_total_bytes`,
     ratio: `${prefix}host_memory_used_ratio`,
+    budget: `${prefix}memory_budget_info`,
+    budgetOomKills: `${prefix}memory_budget_oom_kills`,
     level: `${prefix}pressure_level`,
     queueLength: `${prefix}queue_length`,
     queuePending: `${prefix}queue_pending`,
@@ -157,9 +160,22 @@ export async function collectMetrics(host: MetricsSource, options: CollectMetric
 
   // A gauge without labels always has a value: NaN (prom-client writes `Nan`, which Prometheus
   // parses) says "unknown" where 0 would lie.
-  gauge(names.used, 'Host memory in use (MemTotal - MemAvailable), in bytes.', (s, g) => g.set(s.memory?.used ?? NaN));
-  gauge(names.memTotal, 'Host memory (MemTotal), in bytes.', (s, g) => g.set(s.memory?.total ?? NaN));
-  gauge(names.ratio, 'Host memory in use: 1 - MemAvailable/MemTotal, the figure the 85 %/95 % thresholds compare against.', (s, g) => g.set(s.memory?.usedRatio ?? NaN));
+  gauge(names.used, 'Memory in use against the budget (MemTotal - MemAvailable, or the budget cgroup\'s working set), in bytes.', (s, g) => g.set(s.memory?.used ?? NaN));
+  gauge(names.memTotal, 'The memory budget: the tightest of MemTotal, the memory limits from the agents\' root up and the budget option, in bytes.', (s, g) =>
+    g.set(s.memory?.total ?? NaN),
+  );
+  gauge(names.ratio, 'Share of the memory budget in use: the figure the 85 %/95 % thresholds compare against.', (s, g) => g.set(s.memory?.usedRatio ?? NaN));
+  gauge(
+    names.budget,
+    'Where the memory budget comes from (always 1): source meminfo, cgroup or option, and the budget cgroup.',
+    (s, g) => {
+      if (s.memory) g.set({ source: s.memory.source ?? 'meminfo', cgroup: s.memory.cgroup ?? '' }, 1);
+    },
+    ['source', 'cgroup'],
+  );
+  gauge(names.budgetOomKills, 'OOM kills the kernel counted in the budget cgroup and below it (NaN without a budget cgroup).', (s, g) =>
+    g.set(s.memory?.oomKills ?? NaN),
+  );
   gauge(names.level, 'Host memory pressure level: 0 normal, 1 high (spawning stops), 2 critical (killing starts).', (s, g) =>
     g.set(pressureLevel(host, s, lastLevel) ?? NaN),
   );

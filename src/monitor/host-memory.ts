@@ -1,12 +1,22 @@
 /**
- * System memory from /proc/meminfo and host PSI from /proc/pressure/memory, read through
- * files kept open (procfs regenerates both on every read at offset 0, like cgroupfs).
+ * Host memory against the budget (see budget.ts): /proc/meminfo and host PSI for the machine,
+ * the budget cgroup's working set, OOM counter and PSI when a cgroup's limit is the tightest.
+ * Files are kept open (procfs and cgroupfs regenerate them on every read at offset 0).
  */
 import { join } from 'node:path';
+import { Cgroup } from '../cgroup/cgroup.js';
 import { OpenFile } from '../cgroup/files.js';
 import { parseMeminfo, parsePsi, type Psi } from '../cgroup/parse.js';
+import type { MemorySampler } from '../cgroup/stats.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
+import { findBudget, type Budget, type BudgetOption } from './budget.js';
 import type { HostMemory } from './types.js';
+
+/**
+ * How often the budget's limits are looked up again: a pod can be resized in place, a slice's
+ * MemoryMax= changed. Usage is read every time; the walk up the hierarchy only this often.
+ */
+export const BUDGET_REFRESH_MS = 10_000;
 
 /** Host memory from parsed meminfo (bytes): used = total − MemAvailable. */
 export function toHostMemory(meminfo: Record<string, number>, pressure?: Psi): HostMemory {
@@ -28,20 +38,62 @@ export function toHostMemory(meminfo: Record<string, number>, pressure?: Psi): H
     swapTotal: meminfo.SwapTotal ?? 0,
     swapFree: meminfo.SwapFree ?? 0,
     ...(pressure && { pressure }),
+    source: 'meminfo',
   };
+}
+
+/**
+ * The machine's figures seen through a smaller budget. Used is the budget cgroup's working set
+ * (current − inactive file cache, as the kubelet counts it), or the machine's own use when no
+ * cgroup can be read; never less than the budget minus what the machine still has available,
+ * since a limit the machine cannot back up protects nothing.
+ */
+export function toBudgetMemory(
+  machine: HostMemory,
+  budget: Budget,
+  cgroup?: { workingSet: number; oomKills: number; pressure: Psi | undefined },
+): HostMemory {
+  if (budget.source === 'meminfo') return machine;
+  const total = budget.total;
+  const available = Math.max(0, Math.min(total - (cgroup?.workingSet ?? machine.used), machine.available));
+  const used = total - available;
+  const pressure = cgroup?.pressure ?? machine.pressure;
+  return {
+    ...machine,
+    total,
+    available,
+    used,
+    usedRatio: used / total,
+    ...(pressure && { pressure }),
+    source: budget.source,
+    ...(budget.cgroup && { cgroup: budget.cgroup.path }),
+    ...(cgroup && { oomKills: cgroup.oomKills }),
+  };
+}
+
+/** Where the budget walk starts and what the `budget` option says (see {@link findBudget}). */
+export interface BudgetInput {
+  /** The agents' root, or any cgroup whose ancestors' limits bind the host; `undefined`: meminfo only. */
+  from?: () => Cgroup | undefined;
+  option?: BudgetOption;
 }
 
 export class HostMemoryReader {
   readonly #meminfo: OpenFile;
   /** Dropped after the first failure: a kernel without PSI never grows it. */
   #pressure: OpenFile | undefined;
+  readonly #input: BudgetInput;
+  #budget: { budget: Budget; from: string | undefined; at: number } | undefined;
+  #sampler: { path: string; sampler: MemorySampler } | undefined;
 
-  constructor(procRoot = '/proc') {
+  constructor(procRoot = '/proc', budget: BudgetInput = {}) {
     this.#meminfo = new OpenFile(procRoot, 'meminfo');
     this.#pressure = new OpenFile(join(procRoot, 'pressure'), 'memory');
+    this.#input = budget;
   }
 
-  read(): HostMemory {
+  /** The machine's memory from /proc alone. */
+  machine(): HostMemory {
     let text: string | undefined;
     try {
       text = this.#meminfo.read();
@@ -66,6 +118,40 @@ export class HostMemoryReader {
     }
   }
 
+  /** The budget now: limits looked up again every {@link BUDGET_REFRESH_MS}, or at once when the start of the walk changed. */
+  budget(memTotal = this.machine().total): Budget {
+    const from = this.#input.from?.();
+    const cached = this.#budget;
+    if (cached && cached.from === from?.path && Date.now() - cached.at < BUDGET_REFRESH_MS) return cached.budget;
+    const budget = findBudget({ memTotal, from, option: this.#input.option });
+    this.#budget = { budget, from: from?.path, at: Date.now() };
+    return budget;
+  }
+
+  /** Memory against the budget: the figures levels, admission and relief work with. */
+  read(): HostMemory {
+    const machine = this.machine();
+    const budget = this.budget(machine.total);
+    if (budget.cgroup === undefined) return toBudgetMemory(machine, budget);
+    const sampler = this.#samplerOf(budget.cgroup);
+    const usage = sampler.usage();
+    const sample = usage && sampler.sample();
+    if (usage === undefined || sample === undefined) {
+      // The cgroup is gone (a root removed and made again): look the budget up anew next time.
+      this.#budget = undefined;
+      return machine;
+    }
+    return toBudgetMemory(machine, budget, { workingSet: usage.workingSet, oomKills: sample.events.oomKill, pressure: sample.pressure });
+  }
+
+  #samplerOf(cgroup: Cgroup): MemorySampler {
+    if (this.#sampler?.path !== cgroup.path) {
+      this.#sampler?.sampler.close();
+      this.#sampler = { path: cgroup.path, sampler: cgroup.sampler() };
+    }
+    return this.#sampler.sampler;
+  }
+
   #readPressure(): Psi | undefined {
     if (this.#pressure === undefined) return undefined;
     try {
@@ -82,5 +168,7 @@ export class HostMemoryReader {
   close(): void {
     this.#meminfo.close();
     this.#pressure?.close();
+    this.#sampler?.sampler.close();
+    this.#sampler = undefined;
   }
 }

@@ -1,6 +1,7 @@
 export { MemoryMonitor } from './monitor.js';
 export { defaultVictimPolicy } from './victims.js';
 export { MONITOR_DEFAULTS } from './options.js';
+export { findBudget, type Budget, type BudgetOption, type BudgetOptions, type BudgetSource } from './budget.js';
 export type {
   AgentPressureEvent,
   AgentSample,

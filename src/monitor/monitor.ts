@@ -4,6 +4,7 @@
  * small files per agent (throttling and livelock at memory.high); relief rounds kill agents by
  * policy, one at a time with a cooldown, until memory is below the target.
  */
+import { Cgroup } from '../cgroup/cgroup.js';
 import { Emitter } from '../util/emitter.js';
 import { HostMemoryReader } from './host-memory.js';
 import { nextLevel } from './levels.js';
@@ -25,6 +26,15 @@ import type {
 } from './types.js';
 
 const NO_SAMPLES: readonly AgentSample[] = Object.freeze([]);
+
+/** This process's cgroup, or `undefined` where there is no usable hierarchy. */
+function ownCgroup(): Cgroup | undefined {
+  try {
+    return Cgroup.self();
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Samples host memory and every agent each `interval`: levels with hysteresis (the host pauses
@@ -66,7 +76,9 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
       duration: this.#options.livelock.duration,
       grace: Math.max(2 * this.#options.interval, 2000),
     };
-    this.#reader = new HostMemoryReader(this.#options.procRoot);
+    const { procRoot, cgroup, budget } = this.#options;
+    const fallback = cgroup === undefined && procRoot === '/proc' ? ownCgroup() : cgroup || undefined;
+    this.#reader = new HostMemoryReader(procRoot, { from: () => host.root?.() ?? fallback, option: budget });
   }
 
   /** The host memory level after the last tick (`normal` before the first). */
@@ -100,7 +112,10 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     this.#reader.close();
   }
 
-  /** Host memory now (`readMemory` if given, else `/proc/meminfo` and `/proc/pressure/memory`). */
+  /**
+   * Host memory against the budget now (`readMemory` if given): the tightest of MemTotal, the
+   * memory limits from the agents' root up, and the `budget` option; `source` says which.
+   */
   hostMemory(): HostMemory {
     return this.#options.readMemory ? this.#options.readMemory() : this.#reader.read();
   }

@@ -1,6 +1,8 @@
 /** Validation and defaults of the monitor's options, in one place. */
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
+import { Cgroup } from '../cgroup/cgroup.js';
+import { validateBudget, type BudgetOption } from './budget.js';
 import type { HostMemory, MemoryMonitorOptions, RelieveOptions, VictimPolicy } from './types.js';
 import { defaultVictimPolicy } from './victims.js';
 
@@ -17,6 +19,8 @@ export interface ResolvedMonitorOptions {
   samples: number;
   procRoot: string;
   readMemory: (() => HostMemory) | undefined;
+  budget: BudgetOption | undefined;
+  cgroup: Cgroup | false | undefined;
 }
 
 /** The defaults of {@link MemoryMonitorOptions} (durations in ms, thresholds as fractions of host memory). */
@@ -64,6 +68,8 @@ export function resolveMonitorOptions(options: MemoryMonitorOptions = {}): Resol
   if (!Number.isSafeInteger(samples) || samples < 1) throw invalid(`samples must be a positive integer, got ${String(samples)}`);
   if (options.victimPolicy !== undefined && typeof options.victimPolicy !== 'function') throw invalid('victimPolicy must be a function');
   if (options.readMemory !== undefined && typeof options.readMemory !== 'function') throw invalid('readMemory must be a function');
+  validateBudget(options.budget);
+  if (options.cgroup !== undefined && options.cgroup !== false && !(options.cgroup instanceof Cgroup)) throw invalid('cgroup must be a Cgroup or false');
   return {
     interval,
     high,
@@ -77,6 +83,8 @@ export function resolveMonitorOptions(options: MemoryMonitorOptions = {}): Resol
     samples,
     procRoot: options.procRoot ?? '/proc',
     readMemory: options.readMemory,
+    budget: options.budget,
+    cgroup: options.cgroup,
   };
 }
 

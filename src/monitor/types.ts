@@ -3,25 +3,47 @@ import type { Cgroup } from '../cgroup/cgroup.js';
 import type { Psi } from '../cgroup/parse.js';
 import type { MemoryEvents } from '../cgroup/stats.js';
 import type { Duration } from '../util/duration.js';
+import type { BudgetOptions } from './budget.js';
 
 /** Host memory level: `high` stops admission, `critical` is where auto-kill starts. */
 export type MemoryLevel = 'normal' | 'high' | 'critical';
 
-/** System memory as `/proc/meminfo` and `/proc/pressure/memory` show it. */
+/**
+ * The host's memory against its budget: the tightest of MemTotal, the memory limit of every cgroup
+ * from the agents' root up (a container, a pod, a slice) and the `budget` option (see
+ * {@link HostMemory.source}).
+ */
 export interface HostMemory {
-  /** MemTotal, bytes. */
+  /** The budget, bytes: MemTotal, or the tightest cgroup limit, or the `budget` option. */
   total: number;
-  /** MemAvailable, bytes: what can be handed out without swapping (page cache counts as free). */
+  /**
+   * Bytes that can still be used: MemAvailable (page cache counts as free), or for a cgroup budget
+   * the limit minus the cgroup's working set — never more than the machine's MemAvailable.
+   */
   available: number;
-  /** total − available, bytes. */
+  /** total − available, bytes (a cgroup budget: its working set, memory.current − inactive_file). */
   used: number;
   /** used / total, 0…1: the figure the thresholds apply to. */
   usedRatio: number;
   /** SwapTotal and SwapFree, bytes (the seed wants no swap); read from meminfo, optional for `readMemory`. */
   swapTotal?: number;
   swapFree?: number;
-  /** Host-wide memory PSI; absent where the kernel has none (psi=0, before 4.20). */
+  /** Memory PSI: the budget cgroup's on v2, else the host's; absent where the kernel has none (psi=0, before 4.20). */
   pressure?: Psi;
+  /**
+   * Where {@link total} comes from: `meminfo` (the machine), `cgroup` (the tightest memory limit
+   * from the agents' root up), `option` (the `budget` option). Always set by the library; optional
+   * for `readMemory`.
+   */
+  source?: 'meminfo' | 'cgroup' | 'option';
+  /** The budget cgroup's directory, whose working set is {@link used}. */
+  cgroup?: string;
+  /**
+   * OOM kills the kernel counted in the budget cgroup: on v2 in it and below it (memory.events
+   * `oom_kill`); v1 counts a kill only in the victim's own cgroup (memory.oom_control), so kills in
+   * agents show in their own counts (`status().oomKills`), not here.
+   */
+  oomKills?: number;
 }
 
 /** What the host gives the monitor for each live agent. */
@@ -38,6 +60,11 @@ export interface MonitoredAgent {
 
 /** The host side the monitor works through: it lists agents and performs kills (with reason `relief`). */
 export interface MonitorHost {
+  /**
+   * The agents' root, once there is one: the memory limits from it up bound the budget. Default:
+   * the monitor's `cgroup` option.
+   */
+  root?(): Cgroup | undefined;
   /** The live agents now; called once per tick and once per relief step. */
   agents(): Iterable<MonitoredAgent>;
   /** Kills the agent's cgroup with reason `relief` (the host emits its own `kill`); resolves once done. */
@@ -143,10 +170,10 @@ export interface LivelockOptions {
 }
 
 /** Options of a {@link MemoryMonitor} (`AgentHostOptions.monitor`); every default is in {@link MONITOR_DEFAULTS}. */
-export interface MemoryMonitorOptions {
+export interface MemoryMonitorOptions extends BudgetOptions {
   /** Sampling interval. Default `1000` ms. */
   interval?: Duration;
-  /** Used-memory fractions of the levels. Default `{ high: 0.85, critical: 0.95 }` (the seed's 85 % / 95 %). */
+  /** Used fractions of the memory budget ({@link HostMemory.total}) for the levels. Default `{ high: 0.85, critical: 0.95 }`. */
   thresholds?: { high?: number; critical?: number };
   /** A level is left only this far (fraction) below its threshold, so it does not flap. Default `0.02`. */
   hysteresis?: number;
@@ -168,6 +195,12 @@ export interface MemoryMonitorOptions {
   procRoot?: string;
   /** Reads host memory instead of `procRoot` (tests drive the level without filling RAM). */
   readMemory?: () => HostMemory;
+  /**
+   * Where the walk up for memory limits starts when the host names no agents' root: a cgroup, or
+   * `false` for MemTotal alone. Default: this process's own cgroup (none with a `procRoot` other
+   * than `/proc`: a fake machine has no real cgroups).
+   */
+  cgroup?: Cgroup | false;
 }
 
 /** Events of {@link MemoryMonitor}. */

@@ -4,7 +4,6 @@
  */
 import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cgroup } from '../cgroup/cgroup.js';
 import { exists, readOptional } from '../cgroup/files.js';
 import { parseList } from '../cgroup/parse.js';
 import { REQUIRED_CONTROLLERS } from './checks-cgroup.js';
@@ -13,6 +12,7 @@ import { resolveSetupOptions, type ResolvedSetupOptions, type SetupOptions } fro
 import { persistHints, type PersistHint } from './persist.js';
 import { memTotal, mountAt } from './read.js';
 import { agentsRoot } from './root.js';
+import { makeRoot } from '../host/placement.js';
 import { SYSCTLS, sysctlPath, sysctlState } from './sysctl.js';
 
 /** Runs a command with an argument array (never a shell); rejects when it fails. */
@@ -222,7 +222,7 @@ async function cgroupRootAction(options: ResolvedSetupOptions, act: Act): Promis
     },
     () => {
       // create() enables the controllers in the parent (up to the mount) before making the child.
-      const made = Cgroup.create(parent, root.name, { existOk: true });
+      const made = makeRoot({ root, parent });
       made.enableControllers();
       if (!exists(made.path)) throw new Error(`${made.path} was not created`);
     },

@@ -4,22 +4,28 @@
  */
 import { DEFAULT_AGENT_LIMITS } from '../cgroup/limits.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
+import { findBudget, type BudgetOptions, type BudgetSource } from '../monitor/budget.js';
 import { groupDigits, parseSize, type Size } from '../util/size.js';
+import { resolveSetupOptions, type SetupOptions } from './options.js';
 import { memTotal } from './read.js';
+import { agentsRoot } from './root.js';
+import { agentsRootLimits, GiB, reserveOf, type AgentsRootLimits, type MemoryShare, type ReserveOptions } from './reserve.js';
 
-/** A size, or a share of the total memory such as `"13%"`. */
-export type MemoryShare = Size | `${number}%`;
+export type { MemoryShare };
+
 
 /** Inputs of {@link planCapacity}; the defaults scale the seed's 1.5 TB plan to this host. */
-export interface CapacityOptions {
-  /** RAM of the host. Default: MemTotal of `<procRoot>/meminfo`. */
-  totalMemory?: Size;
+export interface CapacityOptions extends BudgetOptions, Pick<SetupOptions, 'cgroupRoot' | 'rootName' | 'hierarchy'> {
   /**
-   * Memory for the kernel, page cache and buffers. Default: 1/48 of RAM (the seed's 32 GB of
-   * 1,536 GB, about 2%), at least 1 GiB: a small host still needs its kernel and page cache.
+   * Memory of the host. Default: its memory budget, as the host's monitor counts it — the tightest
+   * of MemTotal of `<procRoot>/meminfo`, every memory limit above the agents' root (a container's, a
+   * pod's, a slice's; `cgroupRoot`, `rootName` and `hierarchy` say where that root is) and `budget`.
+   * With a `procRoot` other than `/proc` and no `hierarchy`, MemTotal alone.
    */
+  totalMemory?: Size;
+  /** Memory for the kernel, page cache and buffers. Default: see {@link ReserveOptions.system}. */
   systemReserve?: MemoryShare;
-  /** Safety headroom for spikes. Default: 25/192 of RAM (the seed's 200 GB of 1,536 GB, about 13%). */
+  /** Safety headroom for spikes. Default: see {@link ReserveOptions.headroom}. */
   headroom?: MemoryShare;
   /** memory.max of each agent. Default `4G`, the seed's. */
   perAgentLimit?: Size;
@@ -31,10 +37,16 @@ export interface CapacityOptions {
 export interface CapacityPlan {
   /** All sizes in bytes. */
   totalMemory: number;
+  /** Where {@link totalMemory} comes from: the `totalMemory` option counts as `option`. */
+  source: BudgetSource;
+  /** The cgroup whose limit is the total (source `cgroup`, or a `budget` cgroup). */
+  cgroup?: string;
   systemReserve: number;
   headroom: number;
   /** totalMemory − systemReserve − headroom (never below 0). */
   availableForAgents: number;
+  /** The limits `AgentHost.start()` writes on its agents' root for this plan: memory.max = {@link availableForAgents}. */
+  agentsRoot: AgentsRootLimits;
   perAgentLimit: number;
   /** floor(availableForAgents / perAgentLimit): every agent at its limit still fits. */
   maxConcurrent: number;
@@ -46,11 +58,6 @@ export interface CapacityPlan {
   table: string;
 }
 
-const GiB = 2 ** 30;
-
-/** The seed's system reserve and headroom as shares of its 1,536 GB. */
-const RESERVE_SHARE = 32 / 1536;
-const HEADROOM_SHARE = 200 / 1536;
 /** Keep this share of the maximum free: the seed's 300 of "~325". */
 const BUFFER_SHARE = 0.05;
 
@@ -59,18 +66,41 @@ const BUFFER_SHARE = 0.05;
  * table works it out: RAM minus system reserve and headroom, divided by the per-agent limit.
  */
 export function planCapacity(options: CapacityOptions = {}): CapacityPlan {
-  const totalMemory =
-    options.totalMemory !== undefined ? positive(options.totalMemory, 'totalMemory') : (memTotal(options.procRoot ?? '/proc') ?? unknownMemory());
-  const systemReserve =
-    options.systemReserve !== undefined ? share(options.systemReserve, totalMemory, 'systemReserve') : Math.max(GiB, Math.round(totalMemory * RESERVE_SHARE));
-  const headroom = options.headroom !== undefined ? share(options.headroom, totalMemory, 'headroom') : Math.round(totalMemory * HEADROOM_SHARE);
+  const { total: totalMemory, source, cgroup } = options.totalMemory !== undefined
+    ? { total: positive(options.totalMemory, 'totalMemory'), source: 'option' as const, cgroup: undefined }
+    : hostBudget(options);
+  const { systemReserve, headroom, availableForAgents } = reserveOf(totalMemory, { system: options.systemReserve, headroom: options.headroom });
   const perAgentLimit = positive(options.perAgentLimit ?? DEFAULT_AGENT_LIMITS.memoryMax!, 'perAgentLimit');
-  const availableForAgents = Math.max(0, totalMemory - systemReserve - headroom);
   const maxConcurrent = Math.floor(availableForAgents / perAgentLimit);
   const approxMaxConcurrent = roundDown(maxConcurrent);
   const recommendedMax = roundDown(Math.floor(maxConcurrent * (1 - BUFFER_SHARE)));
-  const plan = { totalMemory, systemReserve, headroom, availableForAgents, perAgentLimit, maxConcurrent, approxMaxConcurrent, recommendedMax };
+  const plan = {
+    totalMemory,
+    source,
+    ...(cgroup && { cgroup: cgroup.path }),
+    systemReserve,
+    headroom,
+    availableForAgents,
+    agentsRoot: agentsRootLimits(availableForAgents),
+    perAgentLimit,
+    maxConcurrent,
+    approxMaxConcurrent,
+    recommendedMax,
+  };
   return { ...plan, table: formatCapacity(plan) };
+}
+
+
+/**
+ * The budget the host's monitor would count, from above the agents' root: the plan decides the
+ * root's own limit, so that limit is not an input of it.
+ */
+function hostBudget(options: CapacityOptions): { total: number; source: BudgetSource; cgroup: { path: string } | undefined } {
+  const procRoot = options.procRoot ?? '/proc';
+  const total = memTotal(procRoot) ?? unknownMemory();
+  const realCgroups = options.hierarchy !== undefined || procRoot === '/proc';
+  const placed = realCgroups ? agentsRoot(resolveSetupOptions({ procRoot, hierarchy: options.hierarchy, cgroupRoot: options.cgroupRoot, rootName: options.rootName })) : undefined;
+  return findBudget({ memTotal: total, from: placed?.parent, option: options.budget });
 }
 
 /** Round figures: steps of 25 from 100 agents, 5 from 20, single agents below. */
@@ -83,7 +113,7 @@ function roundDown(count: number): number {
  * The seed's table. Sizes in GB as the seed writes them (binary: its 1,536 GB are 1.5 TiB);
  * whole numbers with thousands separators, else one decimal.
  */
-export function formatCapacity(plan: Omit<CapacityPlan, 'table'>): string {
+export function formatCapacity(plan: Omit<CapacityPlan, 'table' | 'source' | 'agentsRoot'> & { source?: BudgetSource }): string {
   const gb = (bytes: number): string => {
     const value = bytes / GiB;
     const digits = Number.isInteger(value) ? 0 : 1;
@@ -97,8 +127,9 @@ export function formatCapacity(plan: Omit<CapacityPlan, 'table'>): string {
   const count = (label: string, text: string): string => `${label.padEnd(23)}${text}`;
   const rule = '─'.repeat(29);
   const percent = plan.totalMemory > 0 ? Math.round((plan.headroom / plan.totalMemory) * 100) : 0;
+  const total = plan.source === undefined || plan.source === 'meminfo' || (plan.source === 'option' && plan.cgroup === undefined) ? 'Total RAM:' : 'Memory limit:';
   return [
-    size('Total RAM:', plan.totalMemory),
+    size(total, plan.totalMemory, plan.cgroup === undefined ? '' : `(${plan.cgroup})`),
     rule,
     size('System/kernel:', plan.systemReserve, '(page cache, buffers, kernel)'),
     size('Safety headroom:', plan.headroom, `(~${percent}%, for spikes)`),
@@ -117,18 +148,6 @@ function positive(value: Size, name: string): number {
   return bytes;
 }
 
-function share(value: MemoryShare, total: number, name: string): number {
-  if (typeof value === 'string' && value.trim().endsWith('%')) {
-    const percent = Number(value.trim().slice(0, -1));
-    if (!Number.isFinite(percent) || percent < 0 || percent > 100 || value.trim() === '%') {
-      throw new AgentHostError(ErrorCode.INVALID_OPTION, `${name} must be a size or a percentage from 0% to 100%, got ${JSON.stringify(value)}`);
-    }
-    return Math.round((total * percent) / 100);
-  }
-  const bytes = parseSize(value, name);
-  if (bytes === Infinity) throw new AgentHostError(ErrorCode.INVALID_OPTION, `${name} must be finite`);
-  return bytes;
-}
 
 function unknownMemory(): never {
   throw new AgentHostError(ErrorCode.INVALID_OPTION, 'cannot read MemTotal from /proc/meminfo: pass totalMemory');

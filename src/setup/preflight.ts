@@ -6,13 +6,16 @@ import { AgentHostError, ErrorCode } from '../errors.js';
 import { controllersCheck, modeCheck, psiCheck, rootCheck, swapAccountingCheck } from './checks-cgroup.js';
 import { scratchCheck, swapAreas, swapCheck, thpCheck, workspacesCheck } from './checks-system.js';
 import { resolveSetupOptions, type SetupOptions } from './options.js';
+import type { BudgetOptions } from '../monitor/budget.js';
+import type { BackstopOptions } from '../host/placement.js';
+import { backstopCheck, budgetCheck } from './checks-memory.js';
 import { memTotal } from './read.js';
 import type { PreflightCheck, PreflightReport } from './report.js';
 import { agentsRoot } from './root.js';
 import { SYSCTLS, sysctlCheck, sysctlState } from './sysctl.js';
 
 /** Options of {@link preflight}. */
-export interface PreflightOptions extends SetupOptions {
+export interface PreflightOptions extends SetupOptions, BudgetOptions, BackstopOptions {
   /**
    * Check the scratch tmpfs and the workspace pool too. Default `true`; an AgentHost that uses
    * neither passes `false` to keep their warnings out of its report.
@@ -35,6 +38,8 @@ export function preflight(options: PreflightOptions = {}): PreflightReport {
     rootCheck(placed, uid),
     swapAccountingCheck(placed, swapOn),
     psiCheck(resolved.procRoot),
+    budgetCheck(placed, resolved.procRoot, options.budget),
+    backstopCheck(placed, resolved.procRoot, options),
     ...SYSCTLS.map((spec) => sysctlCheck(sysctlState(spec, resolved.procRoot, mem))),
     thpCheck(resolved.sysRoot),
   ];

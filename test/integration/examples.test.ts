@@ -22,7 +22,7 @@ import { Cgroup } from '../../src/index.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const IN_VM = hostname() === 'cgroup2-vm';
 /** Cgroups the examples make below their own cgroup: the hosts' default root and create-agent-cgroup's. */
-const EXAMPLE_CGROUPS = /^(nova-agents|agent-example-\d+)$/;
+const EXAMPLE_CGROUPS = /^(nova-agents(-[0-9a-f]{8})?|agent-example-\d+)$/;
 
 interface Run {
   code: number | null;

@@ -36,6 +36,8 @@ async function fakeHost(options: Partial<AgentHostOptions> = {}): Promise<{ host
     monitor: false,
     pollInterval: 0,
     timeouts: false,
+    // No backstop: the root's own limit files would be written into the fake tree.
+    agentsMemoryMax: false,
     ...options,
   });
   hosts.push(host);

@@ -82,6 +82,7 @@ describe('host memory / buildStatus', () => {
       usedRatio: 0.75,
       swapTotal: 0,
       swapFree: 0,
+      source: 'meminfo',
     });
   });
 
@@ -165,5 +166,18 @@ describe('tables', () => {
     expect(formatStatus({ ...status, memory: undefined, agents: [], root: undefined, queue: { ...status.queue, paused: false } })).toBe(
       ['Host memory: unknown', 'Agents: 1 running, 0 stopping, 1 queued; OOM kills: 1', 'Queue: 1 waiting'].join('\n'),
     );
+  });
+
+  it('a cgroup budget: status and the memory report say whose limit and working set they count', () => {
+    const memory = { total: 1024 * M, available: 224 * M, used: 800 * M, usedRatio: 800 / 1024, source: 'cgroup' as const, cgroup: '/sys/fs/cgroup/pod', oomKills: 0 };
+    const status = buildStatus({ agents: [], queue: { size: 0, running: 0, pending: 0, paused: false, why: undefined }, root: undefined, oomKills: 0, memory, level: 'normal' });
+    expect(formatStatus(status).split('\n').slice(0, 2)).toEqual([
+      'Host memory: 800M used of 1.0G (78.1%, normal), 224M available, swap off',
+      'Budget: the memory limit, working set of /sys/fs/cgroup/pod counted, kernel OOM kills there: 0',
+    ]);
+    const report = buildMemoryReport([agent('agent-001', 'running', () => stats(512 * M, 4096 * M, 7, 1), { pid: 4242 })], memory);
+    expect(report.memory).toEqual(memory);
+    // The table stays check-agent-memory.sh's.
+    expect(formatMemoryReport(report).split('\n').at(-1)).toMatch(/^TOTAL\s/);
   });
 });

@@ -120,6 +120,18 @@ describe('collectMetrics', () => {
     expect(m.get('nova_agent_host_oom_kills_total')).toBe('5');
   });
 
+  it('host memory is the budget: its source and cgroup, and the kernel\'s OOM kills there', async () => {
+    const host = new FakeHost();
+    host.current = status({
+      memory: { total: GiB, available: GiB / 4, used: (3 * GiB) / 4, usedRatio: 0.75, source: 'cgroup', cgroup: '/sys/fs/cgroup/pod', oomKills: 2 },
+    });
+    const { registry } = await collect(host);
+    const m = await scrape(registry);
+    expect(m.get('nova_agent_host_host_memory_total_bytes')).toBe(String(GiB));
+    expect(m.get('nova_agent_host_memory_budget_info{source="cgroup",cgroup="/sys/fs/cgroup/pod"}')).toBe('1');
+    expect(m.get('nova_agent_host_memory_budget_oom_kills')).toBe('2');
+  });
+
   it('says NaN (not 0) for host memory when /proc/meminfo could not be read', async () => {
     const host = new FakeHost();
     host.current = status({ memory: undefined });
@@ -180,7 +192,7 @@ describe('collectMetrics', () => {
     const before = { kill: host.listenerCount('kill'), spawn: host.listenerCount('spawn'), exit: host.listenerCount('exit'), pressure: host.listenerCount('pressure') };
     const handle = await collectMetrics(host, { registry });
     expect(handle.registry).toBe(registry);
-    expect(handle.names.length).toBe(17);
+    expect(handle.names.length).toBe(19);
     expect(host.listenerCount('kill')).toBe(before.kill + 1);
     handle.dispose();
     handle.dispose();

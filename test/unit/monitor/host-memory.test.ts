@@ -20,6 +20,7 @@ describe('HostMemoryReader', () => {
       swapTotal: 0,
       swapFree: 0,
       pressure: { some: { avg10: 4, avg60: 0, avg300: 0, total: 10 }, full: { avg10: 3, avg60: 0, avg300: 0, total: 5 } },
+      source: 'meminfo',
     });
     proc.write('meminfo', meminfo(1000, 100));
     proc.write('pressure/memory', psi(50));
@@ -55,6 +56,7 @@ describe('toHostMemory', () => {
       usedRatio: 0.6,
       swapTotal: 20,
       swapFree: 5,
+      source: 'meminfo',
     });
   });
 });

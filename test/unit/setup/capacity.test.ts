@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/errors.js';
 import { planCapacity } from '../../../src/setup/capacity.js';
 import { fakeTree } from '../../helpers/fake-tree.js';
+import type { CgroupHierarchy } from '../../../src/cgroup/detect.js';
 
 const GiB = 2 ** 30;
 
@@ -84,5 +85,31 @@ describe('planCapacity', () => {
     expect(() => planCapacity({ totalMemory: '64G', ...options })).toThrow(
       expect.objectContaining({ code: expect.stringMatching(new RegExp(`${ErrorCode.INVALID_OPTION}|${ErrorCode.INVALID_SIZE}`)) }),
     );
+  });
+
+  it('sizes for the budget: a 1 GiB pod holds 1 agent of 400M, not the machine\'s 49', () => {
+    const tree = fakeTree({
+      meminfo: `MemTotal: ${24 * 1024 * 1024} kB\n`,
+      'cg/cgroup.controllers': 'memory pids\n',
+      'cg/pod/memory.max': `${GiB}\n`,
+      'cg/pod/cgroup.type': 'domain\n',
+    });
+    const hierarchy: CgroupHierarchy = { mode: 'unified', version: 2, mounts: { unified: tree.path('cg') }, own: { unified: tree.path('cg/pod') }, readOnly: [] };
+    const plan = planCapacity({ procRoot: tree.root, hierarchy, perAgentLimit: '400M' });
+    expect(plan).toMatchObject({ totalMemory: GiB, source: 'cgroup', cgroup: tree.path('cg/pod'), maxConcurrent: 1 });
+    // 1/8 of a small total for the system (not 1 GiB: that would leave nothing), 13 % headroom.
+    expect(plan.systemReserve).toBe(GiB / 8);
+    expect(plan.headroom).toBe(Math.round((GiB * 200) / 1536));
+    expect(plan.table.split('\n')[0]).toBe(`Memory limit:            1 GB   (${tree.path('cg/pod')})`);
+    // Without the pod's limit: the machine's 24 GiB.
+    expect(planCapacity({ procRoot: tree.root, perAgentLimit: '400M' })).toMatchObject({ totalMemory: 24 * GiB, source: 'meminfo' });
+    expect(planCapacity({ procRoot: tree.root, hierarchy, budget: '512M' })).toMatchObject({ totalMemory: 512 * 2 ** 20, source: 'option' });
+  });
+
+  it('small totals: the system reserve is 1/8 below 8 GiB, 1 GiB up to 48 GiB, 1/48 above', () => {
+    expect(planCapacity({ totalMemory: '2G' }).systemReserve).toBe(GiB / 4);
+    expect(planCapacity({ totalMemory: '8G' }).systemReserve).toBe(GiB);
+    expect(planCapacity({ totalMemory: '96G' }).systemReserve).toBe(2 * GiB);
+    expect(planCapacity({ totalMemory: '2G' }).availableForAgents).toBe(2 * GiB - GiB / 4 - Math.round((2 * GiB * 200) / 1536));
   });
 });

@@ -45,6 +45,8 @@ describe('preflight on a well set-up v2 host', () => {
       'cgroup-root',
       'swap-accounting',
       'psi',
+      'memory-budget',
+      'agents-root-limits',
       ...SYSCTLS.map((s) => `sysctl:${s.key}`),
       'transparent-hugepages',
       'scratch',
@@ -214,12 +216,21 @@ describe("agents' root", () => {
     expect(get(report, 'cgroup-root').status).toBe('warn');
   });
 
-  it('v1: one directory per hierarchy', () => {
+  it('v1: one directory per hierarchy, named for this host where its own cgroup there is a shared one', () => {
     const host = fakeHost('v1');
+    expect(get(run(host), 'cgroup-root').status).toBe('warn');
+    // pids and freezer at "/" (shared by every process): the root there is this host's own.
+    const pids = host.tree.path('v1/pids');
+    const named = readdirSync(pids).find((name) => /^nova-agents-[0-9a-f]{8}$/.test(name));
+    expect(named).toBeUndefined();
+    const c0 = get(run(host), 'cgroup-root');
+    const suffix = new RegExp(`${pids}/(nova-agents-[0-9a-f]{8})`).exec(c0.found)![1]!;
+    host.tree.add({ [`v1/pids/${suffix}/cgroup.procs`]: '', [`v1/freezer/${suffix}/cgroup.procs`]: '' });
     const c = get(run(host), 'cgroup-root');
     expect(c.status).toBe('ok');
     expect(c.found).toContain(host.tree.path('v1/memory/svc/nova-agents'));
-    expect(c.found).toContain(host.tree.path('v1/pids/nova-agents'));
+    expect(c.found).toContain(host.tree.path('v1/pids', suffix));
+    expect(c.found).not.toContain(`${host.tree.path('v1/pids/nova-agents')},`);
   });
 });
 
@@ -450,3 +461,26 @@ function snapshot(host: FakeHost): Record<string, string> {
   walk('');
   return files;
 }
+
+describe('memory budget', () => {
+  it('names the budget: MemTotal, or a limit above the agents\' root, or the option', () => {
+    const host = fakeHost('v2');
+    expect(get(run(host), 'memory-budget')).toMatchObject({ status: 'ok', found: expect.stringContaining('MemTotal') });
+    host.tree.write('cg/init.scope/memory.max', `${2 ** 30}\n`);
+    host.tree.write('cg/init.scope/cgroup.type', 'domain\n');
+    const parent = run(host, { cgroupRoot: 'init.scope/agents' });
+    expect(get(parent, 'memory-budget').found).toBe(`1.0G, the memory limit of ${host.tree.path('cg/init.scope')}, tighter than MemTotal (${get(parent, 'memory-budget').found.match(/MemTotal \((.*)\)/)![1]})`);
+    expect(get(run(host, { budget: '512M' }), 'memory-budget').found).toMatch(/^512M, the budget option/);
+  });
+});
+
+describe('kernel backstop', () => {
+  it("says what start() writes on the agents' root, off with agentsMemoryMax: false, and when it cannot be written", () => {
+    const host = fakeHost('v2');
+    const c = get(run(host), 'agents-root-limits');
+    expect(c).toMatchObject({ status: 'ok', found: expect.stringMatching(/^memory\.max .*, memory\.high .* on .*nova-agents \(written by start\(\)\)$/) });
+    expect(get(run(host, { agentsMemoryMax: '2G' }), 'agents-root-limits').found).toMatch(/^memory\.max 2\.0G, memory\.high 1\.9G/);
+    expect(get(run(host, { agentsMemoryMax: false }), 'agents-root-limits').found).toBe('off (agentsMemoryMax: false)');
+    expect(get(run(host, { reserve: { system: '100%' } }), 'agents-root-limits')).toMatchObject({ status: 'warn', found: expect.stringContaining('leaves nothing for agents') });
+  });
+});

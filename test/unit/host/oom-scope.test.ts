@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import type { MemoryEvents } from '../../../src/cgroup/stats.js';
+import { oomScope } from '../../../src/host/oom-scope.js';
+
+const events = (e: Partial<MemoryEvents>): MemoryEvents => ({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0, ...e });
+
+describe('oomScope', () => {
+  it("v2: the agent's own oom counter rose → its own limit; only oom_kill rose → a limit above it", () => {
+    expect(oomScope(events({}), events({ max: 3, oom: 1, oomKill: 1 }), 2)).toBe('agent');
+    expect(oomScope(events({ max: 3, oom: 1, oomKill: 1 }), events({ max: 3, oom: 1, oomKill: 2 }), 2)).toBe('agents-root');
+  });
+
+  it('v1: a hit of its own limit (failcnt) → its own limit; none → a limit above it', () => {
+    expect(oomScope(events({ max: 10, oom: 1, oomKill: 1 }), events({ max: 12, oom: 2, oomKill: 2 }), 1)).toBe('agent');
+    expect(oomScope(events({ max: 10, oom: 1, oomKill: 1 }), events({ max: 10, oom: 2, oomKill: 2 }), 1)).toBe('agents-root');
+  });
+});
