@@ -1,0 +1,178 @@
+/**
+ * A fleet on one queue: three orchestrator processes as nodes, each with its own AgentHost on its
+ * own memory-limited root below this file's test parent, on a real redis-server. Every job
+ * completes exactly once; a node whose admission is paused takes nothing while the others go
+ * on; a node's orchestrator SIGKILLed mid-run → its jobs finish on the others, its restart kills
+ * its orphans, nothing is lost and nothing is left in any cgroup.
+ *
+ * The full run (60 jobs) is the native one; `FLEET_SHORT=1` runs a short one (the v2 VM, where node
+ * starts several times slower): fewer, shorter jobs, the same steps.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueAgent, type AgentJobData, type AgentJobResult } from '../../../src/bullmq/index.js';
+import { Cgroup } from '../../../src/index.js';
+import { leftovers, testParent } from '../../helpers/cgroups.js';
+import { defer, runDeferred, tempDir } from '../../helpers/cleanup.js';
+import { hasCommand } from '../../helpers/kernel.js';
+import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { waitFor } from '../../helpers/wait.js';
+import type { NodeConfig } from './fixtures/node.js';
+
+const SHORT = process.env.FLEET_SHORT === '1';
+const JOBS = SHORT ? 15 : 60;
+const SLOTS = SHORT ? 2 : 4;
+/** Long enough that the crashed node's agents are still alive when it restarts (the VM starts node slowly). */
+const LONG_SECONDS = SHORT ? 40 : 12;
+const LOCK_MS = 5000;
+const NODE_SCRIPT = fileURLToPath(new URL('./fixtures/node.ts', import.meta.url));
+
+const parent = testParent('fleet');
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await runDeferred();
+  await redis?.stop();
+});
+
+interface Node {
+  name: string;
+  child: ChildProcess;
+  lines: Array<{ kind: string; data: Record<string, unknown> }>;
+  send(command: string): void;
+}
+
+async function launch(config: NodeConfig): Promise<Node> {
+  const child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  defer(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const node: Node = { name: config.node, child, lines: [], send: (command) => void child.stdin!.write(`${command}\n`) };
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const space = line.indexOf(' ');
+    if (space > 0) node.lines.push({ kind: line.slice(0, space), data: JSON.parse(line.slice(space + 1)) as Record<string, unknown> });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (node.lines.some((l) => l.kind === 'READY')) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 20);
+    child.once('exit', (code, signal) => {
+      clearInterval(timer);
+      reject(new Error(`node ${config.node} ended (${code ?? signal}) before READY: ${stderr}`));
+    });
+  });
+  return node;
+}
+
+const of = (node: Node, kind: string): Array<Record<string, unknown>> => node.lines.filter((l) => l.kind === kind).map((l) => l.data);
+const started = (node: Node): string[] => of(node, 'START').map((d) => d.id as string);
+const completed = (node: Node): string[] => of(node, 'OUTCOME').filter((d) => d.outcome === 'completed').map((d) => d.id as string);
+
+/** A job's command: marks its start and end in `marks/<id>`, in between sleeps or holds memory. */
+function job(i: number, marks: string): AgentJobData {
+  const id = `job-${String(i).padStart(2, '0')}`;
+  const long = i < 2 * SLOTS;
+  const kind = long ? 'long' : i % 3 === 0 ? 'memory' : 'sleep';
+  const work =
+    kind === 'long'
+      ? `sleep ${LONG_SECONDS}`
+      : kind === 'memory'
+        ? `stress-ng --vm 1 --vm-bytes ${16 + (i % 4) * 8}M --vm-keep --timeout ${SHORT ? 1 : 1 + (i % 2)}s --quiet`
+        : `sleep 0.${2 + (i % 8)}`;
+  return {
+    id,
+    command: 'sh',
+    args: ['-c', `echo start >> "$MARKS/$NOVA_AGENT_ID"; ${work}; rc=$?; echo end >> "$MARKS/$NOVA_AGENT_ID"; exit $rc`],
+    cwd: marks,
+    env: { MARKS: marks },
+    limits: { memoryMax: '128M', memoryHigh: '128M', pidsMax: 32 },
+  };
+}
+
+describe('a fleet of three nodes on one queue', () => {
+  it(`runs ${JOBS} jobs exactly once through a paused node and a crashed one, leaving nothing behind`, { timeout: SHORT ? 900_000 : 240_000 }, async () => {
+    expect(hasCommand('stress-ng'), 'stress-ng is installed').toBe(true);
+    const dir = tempDir('fleet');
+    const marks = join(dir, 'marks');
+    mkdirSync(marks);
+    const queueName = `fleet-${process.pid}`;
+    const queue = new Queue<AgentJobData, AgentJobResult>(queueName, { connection: redis.connection });
+    defer(() => queue.close());
+    const roots = Object.fromEntries(['a', 'b', 'c'].map((n) => [n, Cgroup.create(parent, `node-${n}`, { limits: { memoryMax: '1G', swapMax: 0 } })]));
+    defer(async () => {
+      for (const root of Object.values(roots)) await root.delete();
+    });
+    const config = (n: string, paused = false): NodeConfig => ({
+      node: n,
+      queue: queueName,
+      connection: redis.connection,
+      root: roots[n]!.location,
+      stateDir: join(dir, `state-${n}`),
+      concurrency: SLOTS,
+      lockDuration: LOCK_MS,
+      stalledInterval: 1000,
+      paused,
+    });
+
+    const [a, b, c] = await Promise.all([launch(config('a')), launch(config('b')), launch(config('c', true))]);
+    for (let i = 0; i < JOBS; i++) await enqueueAgent(queue, job(i, marks), { attempts: 2 });
+
+    // a and b fill their slots with the long jobs (enqueued first); c, paused, takes nothing.
+    await waitFor(() => started(a!).length >= SLOTS && started(b!).length >= SLOTS, { timeout: 60_000, message: 'a and b running their first jobs' });
+    const crashed = started(a!);
+    a!.child.kill('SIGKILL');
+    await new Promise((resolve) => a!.child.once('exit', resolve));
+
+    // Restarted (admission still paused, so it does not take its old jobs back): its host adopts
+    // the agents the dead orchestrator left, and the worker kills them — their jobs are others' now.
+    const a2 = await launch(config('a', true));
+    const orphans = of(a2, 'READY')[0]!.orphans as string[];
+    expect(orphans.sort()).toEqual([...crashed].sort());
+    await waitFor(() => readdirSync(roots.a!.path).filter((e) => e.startsWith('job-')).length === 0, { message: "a's orphan cgroups removed" });
+    for (const id of crashed) expect(readFileSync(join(marks, id), 'utf8')).toBe('start\n'); // killed, never ended
+
+    // The paused node took nothing while b went on.
+    await waitFor(() => completed(b!).length >= SLOTS + 2, { timeout: 120_000, message: 'b completing jobs' });
+    expect(started(c!)).toEqual([]);
+    c!.send('resume');
+    await waitFor(() => started(c!).length > 0, { timeout: 60_000, message: 'c taking jobs once resumed' });
+
+    // The crashed node's jobs run on the others (after their locks expire), then a2 takes jobs too.
+    await waitFor(() => crashed.every((id) => started(b!).includes(id) || started(c!).includes(id)), { timeout: 120_000, message: "a's jobs taken by b or c" });
+    a2.send('resume');
+    await waitFor(async () => (await queue.getJobCounts('completed')).completed === JOBS, { timeout: SHORT ? 600_000 : 180_000, interval: 250, message: `${JOBS} jobs completed` });
+
+    // Exactly once: one completion per job, one end mark per job (the killed orphans never ended).
+    const all = [a!, a2, b!, c!].flatMap(completed);
+    expect(all.length).toBe(JOBS);
+    expect(new Set(all).size).toBe(JOBS);
+    for (let i = 0; i < JOBS; i++) {
+      const id = job(i, marks).id;
+      const lines = readFileSync(join(marks, id), 'utf8').trim().split('\n');
+      expect(lines.filter((l) => l === 'end'), `end marks of ${id}`).toEqual(['end']);
+      const result = (await queue.getJob(id))!.returnvalue;
+      if (crashed.includes(id)) expect(['b', 'c']).toContain(result.node);
+    }
+    expect(await queue.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({ failed: 0, active: 0, waiting: 0, delayed: 0 });
+    expect(completed(a2).length + completed(b!).length + completed(c!).length).toBe(JOBS - completed(a!).length);
+
+    // Each node closes its worker and disposes its host: nothing left in any root.
+    for (const node of [a2, b!, c!]) {
+      node.send('close');
+      await waitFor(() => of(node, 'DONE').length > 0, { timeout: 60_000, message: `${node.name} closed` });
+    }
+    for (const root of Object.values(roots)) expect(leftovers(root), `leftovers of ${root.path}`).toEqual({ cgroups: [...root.dirs], pids: [] });
+  });
+});
