@@ -12,11 +12,12 @@ import type { QueueEvent } from '../host/events.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { parseDuration, type Duration } from '../util/duration.js';
 import { Emitter } from '../util/emitter.js';
+import { OrphanGuard } from './guard.js';
 import { toSpawnOptions, validateJobData, type AgentJobData, type AgentJobProgress, type AgentJobResult } from './job.js';
 import { agentOutcome, spawnFailure, type AgentOutcome, type RetryOomOptions } from './outcome.js';
 
 /** The part of an AgentHost a worker uses: its public API, nothing more. */
-export type AgentWorkerHost = Pick<AgentHost, 'spawn' | 'kill' | 'agents' | 'status' | 'admissionPaused' | 'on' | 'off'>;
+export type AgentWorkerHost = Pick<AgentHost, 'spawn' | 'kill' | 'agents' | 'status' | 'admissionPaused' | 'root' | 'on' | 'off'>;
 
 /** Options of {@link createAgentWorker}: BullMQ's `WorkerOptions` (its defaults) plus these. */
 export interface AgentWorkerOptions extends WorkerOptions {
@@ -45,6 +46,13 @@ export interface AgentWorkerOptions extends WorkerOptions {
    * permitting); `false` (default) fails it for good, as its next attempt would hit the same limit.
    */
   retryOom?: RetryOomOptions | false;
+  /**
+   * Run the orphan guard: a small process that kills this worker's agents the moment the
+   * orchestrator dies, so they never run beside the copies other nodes start once the jobs' locks
+   * expire (docs/fleet.md). Default `true`. Without it, the agents run on until the orchestrator
+   * restarts and its worker kills them.
+   */
+  orphanGuard?: boolean;
 }
 
 /** What became of a job on this node: one event per processing, for metrics and logs. */
@@ -74,9 +82,18 @@ export type AgentWorkerEvents = {
 interface InFlight {
   job: Job<AgentJobData, AgentJobResult>;
   agent: Agent;
+  /** When the job's lock was last taken or renewed, as `Date.now()`. */
+  renewedAt: number;
   /** Set when this worker killed the agent to give its job back. */
   handedBack?: string;
 }
+
+/**
+ * An agent whose lock was not renewed for this share of the lock duration is killed: the lock is
+ * about to expire, after which another node may start the job. BullMQ renews every quarter to half
+ * of it, so a healthy worker never gets near.
+ */
+const LEASE_SHARE = 0.8;
 
 /**
  * A BullMQ `Worker` whose jobs are agents; see {@link createAgentWorker}. `close()` stops fetching
@@ -92,6 +109,9 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
   readonly #localQueueTimeout: number;
   readonly #closeTimeout: number | undefined;
   readonly #retryOom: RetryOomOptions | false;
+  readonly #useGuard: boolean;
+  #guard: OrphanGuard | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
   readonly #inFlight = new Map<string, InFlight>();
   /** Whether this worker paused itself for the host's admission (a caller's own pause is theirs). */
   #heldBack = false;
@@ -107,9 +127,14 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
     return this.#heldBack;
   }
 
+  /** The orphan guard's pid, once the worker has started (unless `orphanGuard: false`). */
+  get guardPid(): number | undefined {
+    return this.#guard?.pid;
+  }
+
   /** Prefer {@link createAgentWorker}. */
   constructor(host: AgentWorkerHost, options: AgentWorkerOptions) {
-    const { queue, node, localQueueTimeout, closeTimeout, retryOom, ...workerOptions } = options;
+    const { queue, node, localQueueTimeout, closeTimeout, retryOom, orphanGuard, ...workerOptions } = options;
     if (typeof queue !== 'string' || queue === '') throw new AgentHostError(ErrorCode.INVALID_OPTION, 'createAgentWorker needs a `queue` name');
     // The processor reaches the instance through this variable: `this` does not exist yet here.
     let self: AgentWorker | undefined;
@@ -121,7 +146,15 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
     this.#localQueueTimeout = parseDuration(localQueueTimeout ?? '5s', 'localQueueTimeout');
     this.#closeTimeout = closeTimeout === undefined ? undefined : parseDuration(closeTimeout, 'closeTimeout');
     this.#retryOom = retryOom ?? false;
-    this.on('lockRenewalFailed', (ids) => this.#lockLost(ids));
+    this.#useGuard = orphanGuard ?? true;
+    this.on('lockRenewalFailed', (ids) => this.#lockLost(ids, 'its lock could not be renewed'));
+    this.on('locksRenewed', ({ jobIds }) => {
+      const now = Date.now();
+      for (const id of jobIds) {
+        const entry = this.#inFlight.get(id);
+        if (entry) entry.renewedAt = now;
+      }
+    });
     this.started = this.#start(options.autorun ?? true);
     // A failed start is reported as an 'error' event; `started` still carries it for awaiting callers.
     this.started.catch((error: unknown) => this.emit('error', error as Error));
@@ -141,6 +174,9 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
       await super.close(force);
     } finally {
       if (timer) clearTimeout(timer);
+      if (this.#leaseTimer) clearInterval(this.#leaseTimer);
+      // After a forced close agents may still run: the caller disposes the host next.
+      this.#guard?.close();
       this.outcomes.removeAllListeners();
     }
   }
@@ -148,6 +184,10 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
   async #start(autorun: boolean): Promise<string[]> {
     const orphans = await this.#killOrphans();
     if (this.closing) return orphans;
+    if (this.#useGuard) this.#guard = OrphanGuard.start();
+    const lockDuration = this.opts.lockDuration ?? 30_000;
+    this.#leaseTimer = setInterval(() => this.#checkLeases(lockDuration), Math.max(50, lockDuration / 8));
+    this.#leaseTimer.unref();
     this.#host.on('queue', this.#onQueue);
     this.#gating = true;
     const status = this.#host.status();
@@ -210,19 +250,24 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
       outcome = { kind: 'return', why: `admission paused: ${paused}` };
     } else {
       let agent: Agent | undefined;
+      // Known to the guard before it exists: an orchestrator dying in the middle of the spawn
+      // must not leave an agent the guard never heard of.
+      this.#guard?.add(data.id, this.#host.root.child(data.id).dirs);
       try {
         agent = await this.#host.spawn(data.id, toSpawnOptions(data, { queueTimeout: this.#localQueueTimeout, signal: signal ?? new AbortController().signal }));
       } catch (error) {
         outcome = spawnFailure(data.id, error);
+        this.#guard?.remove(data.id);
       }
       if (agent !== undefined) {
-        const entry: InFlight = { job, agent };
+        const entry: InFlight = { job, agent, renewedAt: job.processedOn ?? Date.now() };
         this.#inFlight.set(job.id!, entry);
         const stop = this.#reportProgress(job, agent);
         try {
           result = await agent.result;
         } finally {
           stop();
+          this.#guard?.remove(agent.id);
           this.#inFlight.delete(job.id!);
         }
         outcome = agentOutcome(result, { limits: data.limits, retryOom: this.#retryOom, handedBack: entry.handedBack, cancelled: signal?.aborted });
@@ -240,8 +285,9 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
         report('completed');
         return { id, node: this.#node, reason: result!.reason, exitCode: result!.exitCode, signal: result!.signal, peakMemory: result!.peakMemory, oomKills: result!.oomKills, durationMs: result!.durationMs, queueWaitMs };
       case 'return':
-        // Back to the wait list as it was: no attempt used, any node may take it.
-        await job.moveToWait(token);
+        // Back to the wait list as it was: no attempt used, any node may take it. This fails only
+        // when the lock is gone, and then the job is already someone else's.
+        await job.moveToWait(token).catch(() => undefined);
         report('returned');
         throw new WaitingError(outcome.why);
       case 'retry': {
@@ -282,23 +328,29 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
 
   /** Kills the running agents (gracefully) and marks their jobs to go back to the queue. */
   #handBackAll(why: string): void {
-    for (const entry of this.#inFlight.values()) this.#handBack(entry, why);
+    for (const entry of this.#inFlight.values()) this.#handBack(entry, why, false);
   }
 
-  #handBack(entry: InFlight, why: string): void {
+  #handBack(entry: InFlight, why: string, force: boolean): void {
     entry.handedBack ??= why;
-    this.#host.kill(entry.agent.id).catch(() => undefined);
+    this.#host.kill(entry.agent.id, { force }).catch(() => undefined);
   }
 
   /**
-   * The lock of these jobs could not be renewed (Redis unreachable, or the lock expired): another
-   * node may take them after the stalled check, so this node's copy must stop.
+   * These jobs' locks are lost or about to expire (Redis unreachable, the renewal refused): another
+   * node may take them after the stalled check, so this node's copy stops at once.
    */
-  #lockLost(jobIds: string[]): void {
+  #lockLost(jobIds: string[], why: string): void {
     for (const id of jobIds) {
       const entry = this.#inFlight.get(id);
-      if (entry) this.#handBack(entry, 'its lock was lost');
+      if (entry && entry.handedBack === undefined) this.#handBack(entry, why, true);
     }
+  }
+
+  #checkLeases(lockDuration: number): void {
+    const limit = Date.now() - lockDuration * LEASE_SHARE;
+    const late = [...this.#inFlight].filter(([, entry]) => entry.renewedAt < limit).map(([id]) => id);
+    if (late.length > 0) this.#lockLost(late, `its lock was not renewed for ${Math.round(lockDuration * LEASE_SHARE)} ms`);
   }
 }
 

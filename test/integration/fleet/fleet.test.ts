@@ -7,6 +7,9 @@
  *
  * The full run (60 jobs) is the native one; `FLEET_SHORT=1` runs a short one (the v2 VM, where node
  * starts several times slower): fewer, shorter jobs, the same steps.
+ *
+ * A second test kills a node whose worker runs the orphan guard: its agents die with it, before
+ * their jobs' locks expire, so no job ever runs twice at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -14,7 +17,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueAgent, type AgentJobData, type AgentJobResult } from '../../../src/bullmq/index.js';
 import { Cgroup } from '../../../src/index.js';
 import { leftovers, testParent } from '../../helpers/cgroups.js';
@@ -29,7 +32,7 @@ const JOBS = SHORT ? 15 : 60;
 const SLOTS = SHORT ? 2 : 4;
 /** Long enough that the crashed node's agents are still alive when it restarts (the VM starts node slowly). */
 const LONG_SECONDS = SHORT ? 40 : 12;
-const LOCK_MS = 5000;
+const LOCK_MS = SHORT ? 10_000 : 5000;
 const NODE_SCRIPT = fileURLToPath(new URL('./fixtures/node.ts', import.meta.url));
 
 const parent = testParent('fleet');
@@ -37,8 +40,8 @@ let redis: RedisServer;
 beforeAll(async () => {
   redis = await startRedis();
 });
+afterEach(runDeferred);
 afterAll(async () => {
-  await runDeferred();
   await redis?.stop();
 });
 
@@ -114,7 +117,9 @@ describe('a fleet of three nodes on one queue', () => {
     defer(async () => {
       for (const root of Object.values(roots)) await root.delete();
     });
+    // a runs without the orphan guard: its orphans must outlive it, for its restart to kill them.
     const config = (n: string, paused = false): NodeConfig => ({
+      orphanGuard: n !== 'a',
       node: n,
       queue: queueName,
       connection: redis.connection,
@@ -131,7 +136,9 @@ describe('a fleet of three nodes on one queue', () => {
 
     // a and b fill their slots with the long jobs (enqueued first); c, paused, takes nothing.
     await waitFor(() => started(a!).length >= SLOTS && started(b!).length >= SLOTS, { timeout: 60_000, message: 'a and b running their first jobs' });
+    // Fetched is not yet spawned: crash a once each of its jobs has its agent.
     const crashed = started(a!);
+    await waitFor(() => readdirSync(roots.a!.path).filter((e) => e.startsWith('job-')).length === crashed.length, { timeout: 30_000, message: "a's agents running" });
     a!.child.kill('SIGKILL');
     await new Promise((resolve) => a!.child.once('exit', resolve));
 
@@ -173,6 +180,61 @@ describe('a fleet of three nodes on one queue', () => {
       node.send('close');
       await waitFor(() => of(node, 'DONE').length > 0, { timeout: 60_000, message: `${node.name} closed` });
     }
+    for (const root of Object.values(roots)) expect(leftovers(root), `leftovers of ${root.path}`).toEqual({ cgroups: [...root.dirs], pids: [] });
+  });
+});
+
+describe('the orphan guard', () => {
+  it("kills a SIGKILLed node's agents before their locks expire; the jobs complete on another node", { timeout: SHORT ? 600_000 : 120_000 }, async () => {
+    const dir = tempDir('guard');
+    const marks = join(dir, 'marks');
+    mkdirSync(marks);
+    const queueName = `guard-${process.pid}`;
+    const queue = new Queue<AgentJobData, AgentJobResult>(queueName, { connection: redis.connection });
+    defer(() => queue.close());
+    const roots = Object.fromEntries(['x', 'y'].map((n) => [n, Cgroup.create(parent, `guard-${n}`, { limits: { memoryMax: '512M', swapMax: 0 } })]));
+    defer(async () => {
+      for (const root of Object.values(roots)) await root.delete();
+    });
+    const config = (n: string, paused: boolean): NodeConfig => ({
+      node: n,
+      queue: queueName,
+      connection: redis.connection,
+      root: roots[n]!.location,
+      stateDir: join(dir, `state-${n}`),
+      concurrency: 2,
+      lockDuration: LOCK_MS,
+      stalledInterval: 1000,
+      paused,
+    });
+    const [x, y] = await Promise.all([launch(config('x', false)), launch(config('y', true))]);
+    expect(of(x, 'READY')[0]!.guard).toEqual(expect.any(Number));
+    const sleep = SHORT ? 20 : 6;
+    for (let i = 0; i < 2; i++) {
+      await enqueueAgent(
+        queue,
+        { id: `guarded-${i}`, command: 'sh', args: ['-c', `echo start >> "$MARKS/$NOVA_AGENT_ID"; sleep ${sleep}; echo end >> "$MARKS/$NOVA_AGENT_ID"`], env: { MARKS: marks } },
+        { attempts: 1 },
+      );
+    }
+    await waitFor(() => started(x).length === 2, { timeout: 60_000, message: 'x running both jobs' });
+    // Both agents past their first line: the copies the guard must stop were really running.
+    await waitFor(() => readdirSync(marks).length === 2, { timeout: 30_000, message: "x's agents running" });
+    const crash = Date.now();
+    x.child.kill('SIGKILL');
+    // The guard kills and removes the agents' cgroups; the locks still hold for LOCK_MS.
+    await waitFor(() => readdirSync(roots.x!.path).filter((e) => e.startsWith('guarded-')).length === 0, { timeout: LOCK_MS, message: "x's agents killed by its guard" });
+    expect(Date.now() - crash).toBeLessThan(LOCK_MS);
+    expect(await queue.getJobCounts('active')).toEqual({ active: 2 });
+    y.send('resume');
+    await waitFor(async () => (await queue.getJobCounts('completed')).completed === 2, { timeout: SHORT ? 300_000 : 60_000, interval: 250, message: 'both jobs completed on y' });
+    for (let i = 0; i < 2; i++) {
+      expect((await queue.getJob(`guarded-${i}`))!.returnvalue.node).toBe('y');
+      // The first copy started and was killed; the second ran to its end: never two at once.
+      expect(readFileSync(join(marks, `guarded-${i}`), 'utf8')).toBe('start\nstart\nend\n');
+    }
+    y.send('close');
+    await waitFor(() => of(y, 'DONE').length > 0, { timeout: 60_000, message: 'y closed' });
     for (const root of Object.values(roots)) expect(leftovers(root), `leftovers of ${root.path}`).toEqual({ cgroups: [...root.dirs], pids: [] });
   });
 });

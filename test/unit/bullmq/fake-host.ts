@@ -2,7 +2,7 @@
  * A stand-in for AgentHost with its public API as the worker uses it: the command names the
  * outcome (`exit:N`, `oom`, `oom-below:BYTES`, `relief-once`, `timeout`, `not-found`, `hang`).
  */
-import { AgentHostError, ErrorCode, type Agent, type AgentHostEvents, type AgentResult, type HostStatus, type QueueEvent, type SpawnAgentOptions } from '../../../src/index.js';
+import { AgentHostError, ErrorCode, type Agent, type Cgroup, type AgentHostEvents, type AgentResult, type HostStatus, type QueueEvent, type SpawnAgentOptions } from '../../../src/index.js';
 import { Emitter } from '../../../src/util/emitter.js';
 import { parseSize } from '../../../src/util/size.js';
 
@@ -25,6 +25,11 @@ export class FakeHost extends Emitter<AgentHostEvents> {
   readonly #agents = new Map<string, FakeAgent>();
   readonly #reliefSeen = new Set<string>();
   #pid = 1000;
+
+  /** No cgroups here: the guard gets no directories. */
+  get root(): Cgroup {
+    return { child: () => ({ dirs: [] }) } as unknown as Cgroup;
+  }
 
   get admissionPaused(): string | undefined {
     return this.#paused;
