@@ -80,7 +80,7 @@ export async function fleet(env: BenchEnv): Promise<SectionResult> {
       }
       for (let i = 0; i < sequential; i++) {
         const start = performance.now();
-        const added = await enqueueAgent(queue, job(), { removeOnComplete: true });
+        const added = await enqueueAgent(queue, job(), { removeOnComplete: 1000 });
         await added.waitUntilFinished(events, 60_000);
         viaQueue.push(performance.now() - start);
       }
