@@ -107,7 +107,7 @@ export function validateJobData(data: unknown): asserts data is AgentJobData {
  * The `host.spawn()` options of a job: the data's fields, plus what the worker decides (fail at
  * once rather than wait when admission is paused; how long the host may queue it locally).
  */
-export function toSpawnOptions(data: AgentJobData, local: { queueTimeout: number; signal: AbortSignal }): SpawnAgentOptions {
+export function toSpawnOptions(data: AgentJobData, local: { queueTimeout: number; signal?: AbortSignal }): SpawnAgentOptions {
   const options: SpawnAgentOptions & Record<string, unknown> = {
     command: data.command,
     args: data.args,

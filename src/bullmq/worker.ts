@@ -13,7 +13,8 @@ import { AgentHostError, ErrorCode } from '../errors.js';
 import { parseDuration, type Duration } from '../util/duration.js';
 import { Emitter } from '../util/emitter.js';
 import { OrphanGuard } from './guard.js';
-import { toSpawnOptions, validateJobData, type AgentJobData, type AgentJobProgress, type AgentJobResult } from './job.js';
+import { toSpawnOptions, validateJobData, type AgentJobData, type AgentJobResult } from './job.js';
+import { reportProgress } from './progress.js';
 import { agentOutcome, spawnFailure, type AgentOutcome, type RetryOomOptions } from './outcome.js';
 
 /** The part of an AgentHost a worker uses: its public API, nothing more. */
@@ -254,7 +255,7 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
       // must not leave an agent the guard never heard of.
       this.#guard?.add(data.id, this.#host.root.child(data.id).dirs);
       try {
-        agent = await this.#host.spawn(data.id, toSpawnOptions(data, { queueTimeout: this.#localQueueTimeout, signal: signal ?? new AbortController().signal }));
+        agent = await this.#host.spawn(data.id, toSpawnOptions(data, { queueTimeout: this.#localQueueTimeout, signal }));
       } catch (error) {
         outcome = spawnFailure(data.id, error);
         this.#guard?.remove(data.id);
@@ -262,7 +263,7 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
       if (agent !== undefined) {
         const entry: InFlight = { job, agent, renewedAt: job.processedOn ?? Date.now() };
         this.#inFlight.set(job.id!, entry);
-        const stop = this.#reportProgress(job, agent);
+        const stop = reportProgress(job, agent, this.#node);
         try {
           result = await agent.result;
         } finally {
@@ -278,12 +279,14 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
 
   async #settle(job: Job<AgentJobData, AgentJobResult>, token: string | undefined, outcome: AgentOutcome, queueWaitMs: number, result?: AgentResult): Promise<AgentJobResult> {
     const id = job.data.id;
-    const report = (kind: AgentJobOutcomeEvent['outcome']): void =>
-      void this.outcomes.emit('outcome', { id, outcome: kind, reason: result?.reason ?? 'admission', queueWaitMs, ...(result ? { result } : {}) });
+    const reason = result?.reason ?? (outcome.kind === 'retry' || outcome.kind === 'fail' ? outcome.error.reason : 'admission');
+    const report = (kind: AgentJobOutcomeEvent['outcome']): void => void this.outcomes.emit('outcome', { id, outcome: kind, reason, queueWaitMs, ...(result ? { result } : {}) });
     switch (outcome.kind) {
-      case 'completed':
+      case 'completed': {
         report('completed');
-        return { id, node: this.#node, reason: result!.reason, exitCode: result!.exitCode, signal: result!.signal, peakMemory: result!.peakMemory, oomKills: result!.oomKills, durationMs: result!.durationMs, queueWaitMs };
+        const { exitCode, signal, peakMemory, oomKills, durationMs } = result!;
+        return { id, node: this.#node, reason: result!.reason, exitCode, signal, peakMemory, oomKills, durationMs, queueWaitMs };
+      }
       case 'return':
         // Back to the wait list as it was: no attempt used, any node may take it. This fails only
         // when the lock is gone, and then the job is already someone else's.
@@ -300,30 +303,6 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
         // BullMQ's marker for "do not retry"; the typed error stays reachable as its cause.
         throw Object.assign(new UnrecoverableError(outcome.error.message), { cause: outcome.error });
     }
-  }
-
-  /** Agent events as job progress; returns the function that stops listening. */
-  #reportProgress(job: Job<AgentJobData, AgentJobResult>, agent: Agent): () => void {
-    const progress = (stage: AgentJobProgress['stage'], details?: Record<string, unknown>): void => {
-      const value: AgentJobProgress = { stage, node: this.#node, at: Date.now(), ...(agent.pid !== undefined ? { pid: agent.pid } : {}), ...(details ? { details } : {}) };
-      // Progress is advisory: a lost connection must not fail the agent.
-      job.updateProgress(value as unknown as object).catch(() => undefined);
-    };
-    const onPressure = (event: Record<string, unknown>): void => progress('pressure', { ...event });
-    const onSoft = (event: { elapsedMs: number }): void => progress('soft-timeout', { elapsedMs: event.elapsedMs });
-    const onOom = (event: { count: number; total: number }): void => progress('oom', { count: event.count, total: event.total });
-    const onKill = (event: { reason: string; force: boolean }): void => progress('killing', { reason: event.reason, force: event.force });
-    agent.on('pressure', onPressure);
-    agent.on('soft-timeout', onSoft);
-    agent.on('oom', onOom);
-    agent.on('kill', onKill);
-    progress('started');
-    return () => {
-      agent.off('pressure', onPressure);
-      agent.off('soft-timeout', onSoft);
-      agent.off('oom', onOom);
-      agent.off('kill', onKill);
-    };
   }
 
   /** Kills the running agents (gracefully) and marks their jobs to go back to the queue. */

@@ -104,32 +104,42 @@ function job(i: number, marks: string): AgentJobData {
   };
 }
 
+/** A fleet's shared parts: a temp dir with a marks dir, a queue, one memory-limited root per node, and each node's config. */
+function setupFleet(label: string, names: string[], memoryMax: string) {
+  const dir = tempDir(label);
+  const marks = join(dir, 'marks');
+  mkdirSync(marks);
+  const queueName = `${label}-${process.pid}`;
+  const queue = new Queue<AgentJobData, AgentJobResult>(queueName, { connection: redis.connection });
+  defer(() => queue.close());
+  const roots = Object.fromEntries(names.map((n) => [n, Cgroup.create(parent, `${label}-${n}`, { limits: { memoryMax, swapMax: 0 } })]));
+  defer(async () => {
+    for (const root of Object.values(roots)) await root.delete();
+  });
+  const config = (n: string, extra: Partial<NodeConfig>): NodeConfig => ({
+    node: n,
+    queue: queueName,
+    connection: redis.connection,
+    root: roots[n]!.location,
+    stateDir: join(dir, `state-${n}`),
+    concurrency: SLOTS,
+    lockDuration: LOCK_MS,
+    stalledInterval: 1000,
+    ...extra,
+  });
+  /** Nothing left in any node's root but the root itself. */
+  const expectEmpty = (): void => {
+    for (const root of Object.values(roots)) expect(leftovers(root), `leftovers of ${root.path}`).toEqual({ cgroups: [...root.dirs], pids: [] });
+  };
+  return { marks, queue, roots, config, expectEmpty };
+}
+
 describe('a fleet of three nodes on one queue', () => {
   it(`runs ${JOBS} jobs exactly once through a paused node and a crashed one, leaving nothing behind`, { timeout: SHORT ? 900_000 : 240_000 }, async () => {
     expect(hasCommand('stress-ng'), 'stress-ng is installed').toBe(true);
-    const dir = tempDir('fleet');
-    const marks = join(dir, 'marks');
-    mkdirSync(marks);
-    const queueName = `fleet-${process.pid}`;
-    const queue = new Queue<AgentJobData, AgentJobResult>(queueName, { connection: redis.connection });
-    defer(() => queue.close());
-    const roots = Object.fromEntries(['a', 'b', 'c'].map((n) => [n, Cgroup.create(parent, `node-${n}`, { limits: { memoryMax: '1G', swapMax: 0 } })]));
-    defer(async () => {
-      for (const root of Object.values(roots)) await root.delete();
-    });
+    const { marks, queue, roots, config: nodeConfig, expectEmpty } = setupFleet('fleet', ['a', 'b', 'c'], '1G');
     // a runs without the orphan guard: its orphans must outlive it, for its restart to kill them.
-    const config = (n: string, paused = false): NodeConfig => ({
-      orphanGuard: n !== 'a',
-      node: n,
-      queue: queueName,
-      connection: redis.connection,
-      root: roots[n]!.location,
-      stateDir: join(dir, `state-${n}`),
-      concurrency: SLOTS,
-      lockDuration: LOCK_MS,
-      stalledInterval: 1000,
-      paused,
-    });
+    const config = (n: string, paused = false): NodeConfig => nodeConfig(n, { paused, orphanGuard: n !== 'a' });
 
     const [a, b, c] = await Promise.all([launch(config('a')), launch(config('b')), launch(config('c', true))]);
     for (let i = 0; i < JOBS; i++) await enqueueAgent(queue, job(i, marks), { attempts: 2 });
@@ -180,33 +190,14 @@ describe('a fleet of three nodes on one queue', () => {
       node.send('close');
       await waitFor(() => of(node, 'DONE').length > 0, { timeout: 60_000, message: `${node.name} closed` });
     }
-    for (const root of Object.values(roots)) expect(leftovers(root), `leftovers of ${root.path}`).toEqual({ cgroups: [...root.dirs], pids: [] });
+    expectEmpty();
   });
 });
 
 describe('the orphan guard', () => {
   it("kills a SIGKILLed node's agents before their locks expire; the jobs complete on another node", { timeout: SHORT ? 600_000 : 120_000 }, async () => {
-    const dir = tempDir('guard');
-    const marks = join(dir, 'marks');
-    mkdirSync(marks);
-    const queueName = `guard-${process.pid}`;
-    const queue = new Queue<AgentJobData, AgentJobResult>(queueName, { connection: redis.connection });
-    defer(() => queue.close());
-    const roots = Object.fromEntries(['x', 'y'].map((n) => [n, Cgroup.create(parent, `guard-${n}`, { limits: { memoryMax: '512M', swapMax: 0 } })]));
-    defer(async () => {
-      for (const root of Object.values(roots)) await root.delete();
-    });
-    const config = (n: string, paused: boolean): NodeConfig => ({
-      node: n,
-      queue: queueName,
-      connection: redis.connection,
-      root: roots[n]!.location,
-      stateDir: join(dir, `state-${n}`),
-      concurrency: 2,
-      lockDuration: LOCK_MS,
-      stalledInterval: 1000,
-      paused,
-    });
+    const { marks, queue, roots, config: nodeConfig, expectEmpty } = setupFleet('guard', ['x', 'y'], '512M');
+    const config = (n: string, paused: boolean): NodeConfig => nodeConfig(n, { paused, concurrency: 2 });
     const [x, y] = await Promise.all([launch(config('x', false)), launch(config('y', true))]);
     expect(of(x, 'READY')[0]!.guard).toEqual(expect.any(Number));
     const sleep = SHORT ? 20 : 6;
@@ -235,6 +226,6 @@ describe('the orphan guard', () => {
     }
     y.send('close');
     await waitFor(() => of(y, 'DONE').length > 0, { timeout: 60_000, message: 'y closed' });
-    for (const root of Object.values(roots)) expect(leftovers(root), `leftovers of ${root.path}`).toEqual({ cgroups: [...root.dirs], pids: [] });
+    expectEmpty();
   });
 });
