@@ -17,13 +17,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { enqueueAgent, type AgentJobData, type AgentJobResult } from '../../../src/bullmq/index.js';
 import { Cgroup } from '../../../src/index.js';
 import { leftovers, testParent } from '../../helpers/cgroups.js';
 import { defer, runDeferred, tempDir } from '../../helpers/cleanup.js';
 import { hasCommand } from '../../helpers/kernel.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { useRedis } from '../../helpers/use-redis.js';
 import { waitFor } from '../../helpers/wait.js';
 import type { NodeConfig } from './fixtures/node.js';
 
@@ -36,14 +36,8 @@ const LOCK_MS = SHORT ? 10_000 : 5000;
 const NODE_SCRIPT = fileURLToPath(new URL('./fixtures/node.ts', import.meta.url));
 
 const parent = testParent('fleet');
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
+const redis = useRedis();
 afterEach(runDeferred);
-afterAll(async () => {
-  await redis?.stop();
-});
 
 interface Node {
   name: string;
@@ -110,7 +104,7 @@ function setupFleet(label: string, names: string[], memoryMax: string) {
   const marks = join(dir, 'marks');
   mkdirSync(marks);
   const queueName = `${label}-${process.pid}`;
-  const queue = new Queue<AgentJobData, AgentJobResult>(queueName, { connection: redis.connection });
+  const queue = new Queue<AgentJobData, AgentJobResult>(queueName, { connection: redis().connection });
   defer(() => queue.close());
   const roots = Object.fromEntries(names.map((n) => [n, Cgroup.create(parent, `${label}-${n}`, { limits: { memoryMax, swapMax: 0 } })]));
   defer(async () => {
@@ -119,7 +113,7 @@ function setupFleet(label: string, names: string[], memoryMax: string) {
   const config = (n: string, extra: Partial<NodeConfig>): NodeConfig => ({
     node: n,
     queue: queueName,
-    connection: redis.connection,
+    connection: redis().connection,
     root: roots[n]!.location,
     stateDir: join(dir, `state-${n}`),
     concurrency: SLOTS,

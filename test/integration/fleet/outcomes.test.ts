@@ -4,24 +4,18 @@
  * BullMQ outcomes docs/fleet.md promises, and nothing is left in the node's root.
  */
 import { Queue, type Job } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createAgentWorker, enqueueAgent, type AgentJobData, type AgentJobResult } from '../../../src/bullmq/index.js';
 import { AgentHost, Cgroup } from '../../../src/index.js';
 import { leftovers, testParent } from '../../helpers/cgroups.js';
 import { defer, runDeferred, tempDir } from '../../helpers/cleanup.js';
 import { hasCommand } from '../../helpers/kernel.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { useRedis } from '../../helpers/use-redis.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const parent = testParent('fleet-outcomes');
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
+const redis = useRedis();
 afterEach(runDeferred);
-afterAll(async () => {
-  await redis?.stop();
-});
 
 const settled = (job: Job): Promise<string> =>
   waitFor(
@@ -43,9 +37,9 @@ describe('agent outcomes on a real host', () => {
     await host.start();
     defer(() => host.dispose());
     const name = `outcomes-${process.pid}`;
-    const queue = new Queue<AgentJobData, AgentJobResult>(name, { connection: redis.connection });
+    const queue = new Queue<AgentJobData, AgentJobResult>(name, { connection: redis().connection });
     defer(() => queue.close());
-    const worker = createAgentWorker(host, { queue: name, connection: redis.connection, concurrency: 4, node: 'real' });
+    const worker = createAgentWorker(host, { queue: name, connection: redis().connection, concurrency: 4, node: 'real' });
     defer(() => worker.close());
     // Evicted once, by the host's relief path (as the monitor's auto-kill would): then left to finish.
     let evicted = false;

@@ -4,20 +4,14 @@
  * suite runs the same worker on real hosts).
  */
 import { Queue, QueueEvents, type Job } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createAgentWorker, enqueueAgent, type AgentJobData, type AgentJobOutcomeEvent, type AgentJobResult, type AgentWorker, type AgentWorkerOptions } from '../../../src/bullmq/index.js';
 import { ErrorCode } from '../../../src/index.js';
-import { startRedis, type RedisServer } from '../../helpers/redis.js';
+import { useRedis } from '../../helpers/use-redis.js';
 import { waitFor } from '../../helpers/wait.js';
 import { FakeHost } from './fake-host.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -27,8 +21,8 @@ afterEach(async () => {
 let queues = 0;
 function setup(host: FakeHost, options: Partial<AgentWorkerOptions> = {}): { queue: Queue<AgentJobData, AgentJobResult>; worker: AgentWorker; outcomes: AgentJobOutcomeEvent[] } {
   const name = `q${++queues}-${process.pid}`;
-  const queue = new Queue<AgentJobData, AgentJobResult>(name, { connection: redis.connection });
-  const worker = createAgentWorker(host, { queue: name, connection: redis.connection, concurrency: 4, node: 'n1', ...options });
+  const queue = new Queue<AgentJobData, AgentJobResult>(name, { connection: redis().connection });
+  const worker = createAgentWorker(host, { queue: name, connection: redis().connection, concurrency: 4, node: 'n1', ...options });
   const outcomes: AgentJobOutcomeEvent[] = [];
   worker.outcomes.on('outcome', (event) => outcomes.push(event));
   open.push(queue, worker);
@@ -46,7 +40,7 @@ describe('createAgentWorker', () => {
   it('completes a job whose agent exits 0, with its result and progress', async () => {
     const host = new FakeHost();
     const { queue, outcomes } = setup(host);
-    const events = new QueueEvents(queue.name, { connection: redis.connection });
+    const events = new QueueEvents(queue.name, { connection: redis().connection });
     open.push(events);
     const progress: unknown[] = [];
     events.on('progress', ({ data }) => progress.push(data));
@@ -148,7 +142,7 @@ describe('createAgentWorker', () => {
     await enqueueAgent(first.queue, { id: 'orphan-1', command: 'hang' });
     host.adopt('orphan-1');
     host.adopt('unrelated-1');
-    const worker = createAgentWorker(host, { queue: first.queue.name, connection: redis.connection, autorun: false });
+    const worker = createAgentWorker(host, { queue: first.queue.name, connection: redis().connection, autorun: false });
     open.push(worker);
     expect(await worker.started).toEqual(['orphan-1']);
     expect(host.kills).toEqual([{ id: 'orphan-1', force: true }]);
