@@ -6,8 +6,8 @@
  *
  * @module nova-agent-host/bullmq
  */
-export { createAgentWorker, AgentWorker, type AgentWorkerHost, type AgentWorkerOptions, type AgentWorkerEvents, type AgentJobOutcomeEvent } from './worker.js';
+export { createAgentWorker, AgentWorker, AgentWorkerOutcomes, type AgentWorkerHost, type AgentWorkerOptions, type AgentWorkerEvents, type AgentJobOutcomeEvent } from './worker.js';
 export { enqueueAgent } from './producer.js';
 export { validateJobData, type AgentJobData, type AgentJobResult, type AgentJobProgress } from './job.js';
-export { agentOutcome, AgentJobError, type AgentOutcome, type RetryOomOptions } from './outcome.js';
+export { agentOutcome, AgentJobError, type AgentOutcome, type OutcomeContext, type RetryOomOptions } from './outcome.js';
 export { collectFleetMetrics, type CollectFleetMetricsOptions, type FleetMetricsHandle, type FleetMetricsSource } from '../metrics/fleet.js';

@@ -80,6 +80,14 @@ export type AgentWorkerEvents = {
   orphans: (ids: string[]) => void;
 };
 
+/** The worker's own events ({@link AgentWorker.outcomes}), apart from BullMQ's. */
+export class AgentWorkerOutcomes extends Emitter<AgentWorkerEvents> {
+  /** Made by the worker. */
+  constructor() {
+    super();
+  }
+}
+
 interface InFlight {
   job: Job<AgentJobData, AgentJobResult>;
   agent: Agent;
@@ -102,7 +110,7 @@ const LEASE_SHARE = 0.8;
  */
 export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
   /** Per-job outcomes, admission-driven fetching changes and orphan kills (BullMQ's own events stay on the worker). */
-  readonly outcomes = new Emitter<AgentWorkerEvents>();
+  readonly outcomes = new AgentWorkerOutcomes();
   /** Resolves with the ids of the orphans killed on start, once the worker fetches (or could). */
   readonly started: Promise<string[]>;
   readonly #host: AgentWorkerHost;
@@ -114,6 +122,8 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
   #guard: OrphanGuard | undefined;
   #leaseTimer: NodeJS.Timeout | undefined;
   readonly #inFlight = new Map<string, InFlight>();
+  /** The orphans' kill, which every fetch waits for. */
+  readonly #orphans: Promise<string[]>;
   /** Whether this worker paused itself for the host's admission (a caller's own pause is theirs). */
   #heldBack = false;
   #gating = false;
@@ -156,6 +166,7 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
         if (entry) entry.renewedAt = now;
       }
     });
+    this.#orphans = this.#killOrphans();
     this.started = this.#start(options.autorun ?? true);
     // A failed start is reported as an 'error' event; `started` still carries it for awaiting callers.
     this.started.catch((error: unknown) => this.emit('error', error as Error));
@@ -182,8 +193,14 @@ export class AgentWorker extends Worker<AgentJobData, AgentJobResult> {
     }
   }
 
+  /** BullMQ's fetch loop, once the orphans of a previous orchestrator are gone (also when a caller runs it). */
+  override async run(): Promise<void> {
+    await this.#orphans;
+    return super.run();
+  }
+
   async #start(autorun: boolean): Promise<string[]> {
-    const orphans = await this.#killOrphans();
+    const orphans = await this.#orphans;
     if (this.closing) return orphans;
     if (this.#useGuard) this.#guard = OrphanGuard.start();
     const lockDuration = this.opts.lockDuration ?? 30_000;

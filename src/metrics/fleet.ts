@@ -1,6 +1,6 @@
 /**
  * Per-node metrics of a fleet worker (`nova-agent-host/bullmq`), through the same optional
- * `prom-client` as {@link collectMetrics}: queue wait, jobs by outcome, whether the node fetches.
+ * `prom-client` as `collectMetrics()`: queue wait, jobs by outcome, whether the node fetches.
  * They follow the worker's `outcomes` events; nothing polls Redis.
  */
 import type * as PromClient from 'prom-client';
@@ -15,7 +15,7 @@ export type FleetMetricsSource = Pick<AgentWorker, 'outcomes' | 'node' | 'heldBa
 export interface CollectFleetMetricsOptions {
   /** Where the metrics are registered. Default: `prom-client`'s global `register`. */
   registry?: MetricsRegistry;
-  /** Prefix of every metric name. Default `'nova_agent_host_'`, as {@link collectMetrics}. */
+  /** Prefix of every metric name. Default `'nova_agent_host_'`, as `collectMetrics()`'s. */
   prefix?: string;
   /** Bucket bounds of the queue-wait histogram, in seconds. Default: 0.05 s to 30 min. */
   buckets?: number[];
