@@ -12,7 +12,7 @@
  * their jobs' locks expire, so no job ever runs twice at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -140,9 +140,9 @@ describe('a fleet of three nodes on one queue', () => {
 
     // a and b fill their slots with the long jobs (enqueued first); c, paused, takes nothing.
     await waitFor(() => started(a!).length >= SLOTS && started(b!).length >= SLOTS, { timeout: 60_000, message: 'a and b running their first jobs' });
-    // Fetched is not yet spawned: crash a once each of its jobs has its agent.
+    // Fetched is not yet running: crash a once each of its agents is past its first line.
     const crashed = started(a!);
-    await waitFor(() => readdirSync(roots.a!.path).filter((e) => e.startsWith('job-')).length === crashed.length, { timeout: 30_000, message: "a's agents running" });
+    await waitFor(() => crashed.every((id) => existsSync(join(marks, id))), { timeout: 60_000, message: "a's agents running" });
     a!.child.kill('SIGKILL');
     await new Promise((resolve) => a!.child.once('exit', resolve));
 
