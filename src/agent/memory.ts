@@ -1,6 +1,6 @@
 /**
- * How close the agent is to its memory limit, read from its own cgroup: the seed's
- * `should_reduce_memory_usage()`, for both cgroup versions, nested cgroups and hosts without any.
+ * How close the agent is to its memory limit, read from its own cgroup — so it can shed caches before
+ * the kernel OOM-kills it — for both cgroup versions, nested cgroups and hosts without any.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -112,8 +112,8 @@ export function memoryUsage(options: MemoryUsageOptions = {}): MemoryUsage {
 }
 
 /**
- * The seed's `should_reduce_memory_usage()`: whether the agent uses more than `threshold` of
- * its memory limit (default 0.8, "over 80 % of our 4GB limit"). Always `false` without a limit.
+ * Whether the agent uses more than `threshold` of its memory limit (default 0.8: over 80 % of a 4G
+ * limit leaves ~800M to shed caches before memory.max). Always `false` without a limit.
  *
  * @throws RangeError (`code: 'ERR_INVALID_OPTION'`) when `threshold` is not in (0, 1].
  */

@@ -1,8 +1,8 @@
 /**
- * `onTimeoutSignals`: the seed's timeout contract seen from inside the agent. The soft signal
+ * `onTimeoutSignals`: the host's timeout contract seen from inside the agent. The soft signal
  * (SIGUSR1, at 15 min) means "wrap up": an AbortSignal aborts so the work loop stops and saves
- * state. The hard signal (SIGTERM, at 30 min) means "stop now", as the seed's Rust example does
- * with `exit(0)`.
+ * state. The hard signal (SIGTERM, at 30 min) means "stop now": save what can be saved and
+ * `exit(0)` within the grace period.
  */
 import { constants } from 'node:os';
 import { invalidOption } from './errors.js';
@@ -23,7 +23,7 @@ export interface TimeoutSignalsOptions {
   /**
    * The exit code after the hard signal, once `onHard` settled; `false` keeps the process alive
    * (the harness then stops on its own, or the host kills it when its grace period ends).
-   * Default 0, like the seed's example. A second hard signal while `onHard` still runs exits at
+   * Default 0: the agent stopped as asked. A second hard signal while `onHard` still runs exits at
    * once with this code.
    */
   exitCode?: number | false;

@@ -60,7 +60,7 @@ export const PRESSURE_LEVELS: Readonly<{
   critical: 2;
 }> = Object.freeze({ normal: 0, high: 1, critical: 2 });
 
-/** Without a MemoryMonitor, the level is derived from host memory with the seed's thresholds. */
+/** Without a MemoryMonitor, the level is derived from host memory with the default thresholds (85 % high, 95 % critical). */
 const SEED_THRESHOLDS = { high: 0.85, critical: 0.95 } as const;
 
 const AGENT_STATES = ['queued', 'starting', 'running', 'paused', 'stopping', 'exited'] as const satisfies readonly AgentState[];
@@ -87,7 +87,7 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * | `exits_total` | counter | `reason` |
  *
  * The pressure level is the host's MemoryMonitor level when it has one, else the level of the
- * last host `pressure` event, else derived from host memory with the seed's thresholds (85 %, 95 %).
+ * last host `pressure` event, else derived from host memory with the default thresholds (85 %, 95 %).
  * Host memory figures (and a level derived from them) are `NaN` when `/proc/meminfo` cannot be read.
  *
  * @throws `ERR_INVALID_OPTION` when `prom-client` is not installed, the prefix is not a valid metric
