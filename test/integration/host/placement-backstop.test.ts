@@ -30,7 +30,9 @@ describe('the kernel backstop on the agents\' root', () => {
       stepBytes: '40M',
       stepMs: 500,
       limits: { memoryMax: '400M', memoryHigh: '400M', swapMax: 0, pidsMax: 128 },
-      monitor: { interval: '5s', autoKill: true, cooldown: 1000 },
+      // The monitor samples but never kills: whether relief wins the race or not, the kernel alone must
+      // be able to stop the load, inside the root (with relief on, it sometimes got there first).
+      monitor: { interval: '5s', autoKill: false },
       runMs: 20_000,
     });
     expect(code, stderr).toBe(0);
