@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from './workspaces.js';
+import { isAlive } from './leases.js';
 
 export interface AgentRecord {
   id: string;
