@@ -148,6 +148,12 @@ export function parsePids(text: string): number[] {
   return pids;
 }
 
+/** /proc/<pid>/status: the process's uids (real, effective, saved, filesystem), or [] without a `Uid:` line. */
+export function parseStatusUids(text: string): number[] {
+  const line = lines(text).find((l) => l.startsWith('Uid:'));
+  return line === undefined ? [] : line.slice(4).trim().split(/\s+/).map(Number).filter(Number.isInteger);
+}
+
 /** cgroup.controllers / cgroup.subtree_control: space-separated names. */
 export function parseList(text: string): string[] {
   return text.split(/\s+/).filter(Boolean);
