@@ -25,6 +25,7 @@ import { placeAgents, type Placement } from './placement.js';
 import { buildMemoryReport, buildStatus, type MemoryReport, type HostStatus } from './report.js';
 import { StateStore, type AgentRecord } from './state.js';
 import { isAlive, WorkspacePool, type WorkspacePoolOptions } from './workspaces.js';
+import { AgentUsers, userSpawnOptions, type AgentUser, type AgentUserRecord, type AgentUsersOptions } from '../users/index.js';
 import { TimeoutPolicy, type TimeoutOptions, type TimeoutTimer } from '../timeout/index.js';
 import { signalQuietly } from '../cgroup/v2.js';
 import { AGENT_CGROUP_ENV } from '../agent/locate.js';
@@ -81,6 +82,15 @@ export interface AgentHostOptions {
    * `forkInside` wins. Default `true`. Set `false` if worker threads of the orchestrator start processes.
    */
   forkInside?: boolean;
+  /**
+   * The user every agent runs as (a spawn's own `user` wins): `'dynamic'` (a uid of its own, leased
+   * for its life), `{ uid, gid }`, a user name, or `'root'` (the orchestrator's own user, unchanged).
+   * Default: `'dynamic'` when the orchestrator runs as root — an agent running as root could raise
+   * its own limits and leave its cgroup — otherwise the orchestrator's own user (it cannot change users).
+   */
+  user?: AgentUser;
+  /** The dynamic users' range (`{ first: 200000, count: 500 }`), their lease directory, where HOMEs go. */
+  users?: AgentUsersOptions;
   /** pino-compatible; silent by default. */
   logger?: Logger;
 }
@@ -111,6 +121,11 @@ export interface SpawnAgentOptions extends SpawnOptions {
   queueTimeout?: Duration;
   /** This agent's timeouts over the host's (`{ hard: '1h' }`), a policy, or `false` for none. Time counts from the start of the run. */
   timeouts?: TimeoutPolicy | TimeoutOptions | false;
+  /**
+   * The user this agent runs as, over the host's `user`. Its HOME is its workspace, or a directory
+   * of its own removed when it ends. (`uid`/`gid` are set from it: give `user`, not those.)
+   */
+  user?: AgentUser;
 }
 
 interface Running {
@@ -119,6 +134,8 @@ interface Running {
   watcher: CgroupWatcher;
   subprocess?: Subprocess;
   workspace?: string;
+  /** Who it runs as, when not the orchestrator's user: released (uid lease, HOME) when it ends. */
+  user?: AgentUserRecord;
   keepCgroup: boolean;
   killReason?: KillReason;
   killing?: Promise<void>;
@@ -153,6 +170,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   readonly #queued = new Map<string, Queued>();
   readonly #killRequested = new Set<string>();
   readonly #pool: WorkspacePool | undefined;
+  readonly #users: AgentUsers;
   #placement: Placement | undefined;
   #monitor: MemoryMonitor | undefined;
   #state: StateStore | undefined;
@@ -182,6 +200,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     }
     this.#queue = new PQueue({ concurrency });
     this.#pool = options.workspaces ? new WorkspacePool(options.workspaces) : undefined;
+    this.#users = new AgentUsers(options.user, options.users);
     if (options.monitor !== false) this.#monitor = this.#createMonitor(options.monitor ?? {});
   }
 
@@ -275,6 +294,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     if (options.workspace && !this.#pool) {
       throw new AgentHostError(ErrorCode.INVALID_OPTION, 'workspace: true needs the host option `workspaces`');
     }
+    this.#users.resolve(options.user);
     const priority = options.priority ?? 0;
     if (!Number.isFinite(priority)) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'priority must be a finite number');
     const timeouts = TimeoutPolicy.from(options.timeouts, this.#timeouts);
@@ -387,7 +407,9 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   run(id: string, command: string, args: readonly string[] = [], options: SpawnOptions = {}): Subprocess {
     const running = this.#running.get(id);
     if (!running) throw new AgentHostError(ErrorCode.AGENT_NOT_RUNNING, `agent ${id} is not running`);
-    return running.cgroup.spawn(command, args, { ...options, env: { ...agentEnv(running.agent.id, running.cgroup), ...options.env } });
+    // As the agent's own user: a root process in its cgroup would be one it could not be kept from.
+    const user = running.user && userSpawnOptions(running.user, running.workspace);
+    return running.cgroup.spawn(command, args, { ...options, ...user, env: { ...user?.env, ...agentEnv(running.agent.id, running.cgroup), ...options.env } });
   }
 
   /** The seed's check-agent-memory.sh: per-agent current, peak, working set, limit and % of it, pids. */
@@ -484,17 +506,22 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   async #start(agent: Agent, options: SpawnAgentOptions, limits: Limits): Promise<Running> {
     const root = this.#placed().root;
     let workspace: string | undefined;
+    let user: AgentUserRecord | undefined;
     let cgroup: Cgroup | undefined;
     try {
       if (this.#phase !== 'started') throw new AgentHostError(ErrorCode.HOST_DISPOSED, 'the host was disposed');
-      if (options.workspace) workspace = this.#pool!.lease(agent.id);
+      user = this.#users.acquire(agent.id, options.user, !options.workspace);
+      if (options.workspace) workspace = this.#pool!.lease(agent.id, user);
       cgroup = Cgroup.create(root, agent.id, { limits });
       agent._placed(cgroup, workspace);
+      const asUser = user && userSpawnOptions(user, workspace);
       const subprocess = cgroup.spawn(options.command, agent.args, {
         forkInside: this.#options.forkInside,
         ...options,
-        cwd: options.cwd ?? workspace,
-        env: { ...options.env, ...agentEnv(agent.id, cgroup) },
+        ...asUser,
+        // An agent of its own user starts at home: the orchestrator's directory is not its to write.
+        cwd: options.cwd ?? workspace ?? user?.home,
+        env: { ...asUser?.env, ...options.env, ...agentEnv(agent.id, cgroup) },
       });
       const pid = await cgroup.joined(subprocess);
       const startedAt = Date.now();
@@ -505,10 +532,11 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         watcher: cgroup.watch({ pollInterval: 0, baseline: NO_MEMORY_EVENTS }),
         subprocess,
         workspace,
+        user,
         keepCgroup: options.keepCgroup ?? false,
         oomReported: 0,
       };
-      this.#state!.write(toRecord(agent, pid, startedAt, workspace));
+      this.#state!.write(toRecord(agent, pid, startedAt, workspace, user));
       this.#track(running);
       agent._running({ pid, cgroup, workspace, startedAt, subprocess });
       agent.emit('spawn', agent);
@@ -524,6 +552,11 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       if (cgroup?.exists()) await cgroup.delete().catch(report);
       try {
         if (workspace) this.#pool!.release(workspace);
+      } catch (cleanupError) {
+        report(cleanupError);
+      }
+      try {
+        this.#users.release(user);
       } catch (cleanupError) {
         report(cleanupError);
       }
@@ -687,6 +720,12 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         this.emit('error', error as Error, agent);
       }
     }
+    // After the cgroup is empty: no process of the agent's uid is left to inherit it.
+    try {
+      this.#users.release(running.user);
+    } catch (error) {
+      this.emit('error', error as Error, agent);
+    }
     this.#state?.remove(agent.id);
     this.#running.delete(agent.id);
     this.#agents.delete(agent.id);
@@ -760,6 +799,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       if (!cgroup.populated()) {
         await cgroup.delete().catch((error: unknown) => this.#log.warn({ err: error, id }, 'could not remove a dead agent cgroup'));
         if (record?.workspace) this.#releaseQuietly(record.workspace);
+        this.#releaseUserQuietly(record?.user);
         state.remove(id);
         continue;
       }
@@ -775,14 +815,15 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         this.#control,
       );
       if (record?.workspace) this.#pool?.adopt(record.workspace, id);
-      const running: Running = { agent, cgroup, watcher: cgroup.watch({ pollInterval: 0 }), workspace: record?.workspace, keepCgroup: false, oomReported: cgroup.memoryEvents()?.oomKill ?? 0 };
+      if (record?.user) this.#users.adopt(id, record.user);
+      const running: Running = { agent, cgroup, watcher: cgroup.watch({ pollInterval: 0 }), workspace: record?.workspace, user: record?.user, keepCgroup: false, oomReported: cgroup.memoryEvents()?.oomKill ?? 0 };
       // The recorded main pid only while it is still in the cgroup: once the main process has
       // ended (a child keeps the agent alive), its number may belong to an unrelated process.
       const pid = record?.pid !== undefined && cgroup.procs().includes(record.pid) ? record.pid : undefined;
       agent._running({ pid, cgroup, workspace: record?.workspace, startedAt: record?.startedAt ?? Date.now() });
       this.#agents.set(id, agent);
       this.#track(running);
-      state.write(toRecord(agent, pid, agent.startedAt!, record?.workspace));
+      state.write(toRecord(agent, pid, agent.startedAt!, record?.workspace, record?.user));
       this.emit('adopt', agent);
       void this.#lifetime(running);
     }
@@ -790,6 +831,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       if (seen.has(id)) continue;
       const record = state.read(id);
       if (record?.workspace) this.#releaseQuietly(record.workspace);
+      this.#releaseUserQuietly(record?.user);
       state.remove(id);
     }
     // A crash between leasing a slot and writing the record (or between removing a record and
@@ -804,6 +846,14 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       this.#pool?.release(workspace);
     } catch (error) {
       this.#log.warn({ err: error, workspace }, 'could not release a workspace');
+    }
+  }
+
+  #releaseUserQuietly(user: AgentUserRecord | undefined): void {
+    try {
+      this.#users.release(user);
+    } catch (error) {
+      this.#log.warn({ err: error, uid: user?.uid }, 'could not release an agent user');
     }
   }
 
@@ -856,7 +906,7 @@ function agentEnv(id: string, cgroup: Cgroup): Record<string, string> {
   return { [AGENT_ID_ENV]: id, [AGENT_CGROUP_ENV]: cgroup.path };
 }
 
-function toRecord(agent: Agent, pid: number | undefined, startedAt: number, workspace: string | undefined): AgentRecord {
+function toRecord(agent: Agent, pid: number | undefined, startedAt: number, workspace: string | undefined, user?: AgentUserRecord): AgentRecord {
   return {
     id: agent.id,
     pid,
@@ -867,6 +917,7 @@ function toRecord(agent: Agent, pid: number | undefined, startedAt: number, work
     preferred: agent.preferred,
     startedAt,
     workspace,
+    ...(user && { user }),
     owner: process.pid,
   };
 }
