@@ -600,6 +600,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     const root = this.#options.cgroupRoot;
     const report = preflight({
       layout: false,
+      ...(this.#options.user !== undefined && { agentUser: this.#options.user }),
       ...options,
       ...(root !== undefined && { cgroupRoot: root }),
       ...(this.#options.rootName !== undefined && { rootName: this.#options.rootName }),

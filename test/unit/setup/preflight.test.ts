@@ -47,6 +47,7 @@ describe('preflight on a well set-up v2 host', () => {
       'psi',
       ...SYSCTLS.map((s) => `sysctl:${s.key}`),
       'transparent-hugepages',
+      'agent-users',
       'scratch',
       'workspaces',
     ]);
