@@ -6,7 +6,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseStatusUids } from '../cgroup/parse.js';
+import { parseIdMap, parseStatusUids } from '../cgroup/parse.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { LeaseDir, type LeaseRecord } from '../host/leases.js';
 import { readUserDatabase, type UserDatabaseFiles } from './passwd.js';
@@ -70,16 +70,19 @@ export class DynamicUsers {
   lease(agent: string): DynamicUser {
     const database = readUserDatabase(this.#database);
     const taken = new Set([...database.users.map((user) => user.uid), ...database.groups]);
+    const mapped = this.#mapped();
     let inUse: Set<number> | undefined;
     // Read /proc only if a dead orchestrator's lease is met, and then once.
     const reclaimable = (name: string): boolean => !(inUse ??= this.#uidsInUse()).has(Number(name));
     for (let uid = this.first; uid < this.first + this.count; uid++) {
-      if (taken.has(uid)) continue;
+      // setuid() to an id outside the user namespace's map fails (a container's orchestrator).
+      if (taken.has(uid) || !mapped(uid)) continue;
       if (this.#leases.take(String(uid), agent, reclaimable)) return { uid, gid: uid };
     }
     throw new AgentHostError(
       ErrorCode.USERS_EXHAUSTED,
-      `all ${this.count} dynamic agent users ${this.first}–${this.first + this.count - 1} are leased (leases in ${this.#leases.dir}); raise users.count`,
+      `all ${this.count} dynamic agent users ${this.first}–${this.first + this.count - 1} are leased or taken (leases in ${this.#leases.dir}); ` +
+        `raise users.count${mapped(this.first) && mapped(this.first + this.count - 1) ? '' : `, or choose users.first within this user namespace's ${this.#procRoot}/self/uid_map and gid_map`}`,
       { file: this.#leases.dir },
     );
   }
@@ -105,6 +108,18 @@ export class DynamicUsers {
     if (!this.includes(uid)) {
       throw new AgentHostError(ErrorCode.INVALID_OPTION, `uid ${uid} is not in the dynamic users' range ${this.first}–${this.first + this.count - 1}`);
     }
+  }
+
+  /** Whether an id is mapped into this user namespace, as uid and as gid (no map file: everything is). */
+  #mapped(): (id: number) => boolean {
+    const maps = ['uid_map', 'gid_map'].map((file) => {
+      try {
+        return parseIdMap(readFileSync(join(this.#procRoot, 'self', file), 'utf8'));
+      } catch {
+        return undefined;
+      }
+    });
+    return (id) => maps.every((map) => map === undefined || map.some(([first, count]) => id >= first && id < first + count));
   }
 
   /** Every uid (real, effective, saved or filesystem) of a live process. */

@@ -86,6 +86,14 @@ describe('leases', () => {
   });
 });
 
+describe('user namespaces', () => {
+  it('skips ids outside the uid and gid maps (setuid would fail); none mapped: exhausted, saying why', () => {
+    const { users } = pool({}, { 'proc/self/uid_map': '         0     100000      300001\n', 'proc/self/gid_map': '0 100000 4294967295\n' });
+    expect(users.lease('a')).toEqual({ uid: 300_000, gid: 300_000 });
+    expect(() => users.lease('b')).toThrow(expect.objectContaining({ code: ErrorCode.USERS_EXHAUSTED, message: expect.stringContaining('uid_map') }));
+  });
+});
+
 describe('crash recovery', () => {
   it('reclaims a dead orchestrator’s lease (or an unreadable one) once nothing runs with that uid; never a live one’s', () => {
     const { users, tree } = pool({}, { 'proc/4242/status': status(300_001) });
