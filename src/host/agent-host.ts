@@ -556,7 +556,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         report(cleanupError);
       }
       try {
-        this.#users.release(user);
+        this.#users.release(agent.id, user);
       } catch (cleanupError) {
         report(cleanupError);
       }
@@ -723,7 +723,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     }
     // After the cgroup is empty: no process of the agent's uid is left to inherit it.
     try {
-      this.#users.release(running.user);
+      this.#users.release(agent.id, running.user);
     } catch (error) {
       this.emit('error', error as Error, agent);
     }
@@ -800,7 +800,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       if (!cgroup.populated()) {
         await cgroup.delete().catch((error: unknown) => this.#log.warn({ err: error, id }, 'could not remove a dead agent cgroup'));
         if (record?.workspace) this.#releaseQuietly(record.workspace);
-        this.#releaseUserQuietly(record?.user);
+        this.#releaseUserQuietly(id, record?.user);
         state.remove(id);
         continue;
       }
@@ -832,7 +832,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       if (seen.has(id)) continue;
       const record = state.read(id);
       if (record?.workspace) this.#releaseQuietly(record.workspace);
-      this.#releaseUserQuietly(record?.user);
+      this.#releaseUserQuietly(id, record?.user);
       state.remove(id);
     }
     // A crash between leasing a slot and writing the record (or between removing a record and
@@ -850,9 +850,9 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     }
   }
 
-  #releaseUserQuietly(user: AgentUserRecord | undefined): void {
+  #releaseUserQuietly(id: string, user: AgentUserRecord | undefined): void {
     try {
-      this.#users.release(user);
+      this.#users.release(id, user);
     } catch (error) {
       this.#log.warn({ err: error, uid: user?.uid }, 'could not release an agent user');
     }

@@ -56,6 +56,15 @@ export class LeaseDir {
     writeFileSync(this.#path(name), record(agent), { mode: 0o600 });
   }
 
+  /**
+   * Ends `agent`'s lease on `name` if this process or a dead one holds it: never a lease that
+   * another live host took over meanwhile (after reclaiming it from a crashed orchestrator).
+   */
+  releaseFor(name: string, agent: string): void {
+    const lease = this.read(name);
+    if (lease?.agent === agent && (lease.pid === process.pid || !isAlive(lease.pid))) this.release(name);
+  }
+
   /** Ends a lease; a lease already gone is not an error. */
   release(name: string): void {
     try {

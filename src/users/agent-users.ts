@@ -66,7 +66,7 @@ export class AgentUsers {
     try {
       if (ownHome) record.home = this.#makeHome(agent, ids.uid, ids.gid);
     } catch (error) {
-      this.release(record);
+      this.release(agent, record);
       throw error;
     }
     return record;
@@ -77,12 +77,12 @@ export class AgentUsers {
     if (record.dynamic) this.dynamic.adopt(record.uid, agent);
   }
 
-  /** Undoes {@link acquire}, once no process of the agent is left: its HOME removed, its uid free again. */
-  release(record: AgentUserRecord | undefined): void {
+  /** Undoes {@link acquire} for `agent`, once no process of it is left: its HOME removed, its uid free again. */
+  release(agent: string, record: AgentUserRecord | undefined): void {
     if (!record) return;
     // rm lstat()s every entry: a link the agent left in its HOME is removed, never followed.
     if (record.home !== undefined) rmSync(record.home, { recursive: true, force: true });
-    if (record.dynamic) this.dynamic.release(record.uid);
+    if (record.dynamic) this.dynamic.release(record.uid, agent);
   }
 
   #makeHome(agent: string, uid: number, gid: number): string {

@@ -93,10 +93,13 @@ export class DynamicUsers {
     this.#leases.adopt(String(uid), agent);
   }
 
-  /** Ends the lease of a uid; call it once no process of the agent is left. */
-  release(uid: number): void {
+  /**
+   * Ends `agent`'s lease of a uid; call it once no process of the agent is left. A lease another
+   * live orchestrator holds now (it reclaimed the uid after a crash) is left alone.
+   */
+  release(uid: number, agent: string): void {
     this.#check(uid);
-    this.#leases.release(String(uid));
+    this.#leases.releaseFor(String(uid), agent);
   }
 
   /** Leases held now: uid → agent and orchestrator pid. */

@@ -62,8 +62,10 @@ describe('leases', () => {
       [300_001, 'b'],
       [300_002, 'c'],
     ]);
-    users.release(300_001);
-    users.release(300_001); // twice is harmless
+    users.release(300_001, 'a'); // not a's lease: kept
+    expect(users.leases().get(300_001)?.agent).toBe('b');
+    users.release(300_001, 'b');
+    users.release(300_001, 'b'); // twice is harmless
     expect(users.lease('d')).toEqual({ uid: 300_001, gid: 300_001 });
   });
 
@@ -81,7 +83,7 @@ describe('leases', () => {
 
   it('release and adopt refuse uids outside the range', () => {
     const { users } = pool();
-    expect(() => users.release(0)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION }));
+    expect(() => users.release(0, 'x')).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION }));
     expect(() => users.adopt(300_003, 'x')).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION }));
   });
 });
@@ -115,6 +117,15 @@ describe('crash recovery', () => {
     const { users, tree } = pool({ count: 1 }, { 'proc/77/status': 'Uid:\t0\t0\t300000\t0\n' });
     writeFileSync(join(tree.path('leases'), '300000.lock'), JSON.stringify({ pid: deadPid(), agent: 'old' }));
     expect(() => users.lease('x')).toThrow(expect.objectContaining({ code: ErrorCode.USERS_EXHAUSTED }));
+  });
+
+  it('releasing a crashed orchestrator’s agent leaves the uid alone if another live host took it over meanwhile', () => {
+    const { users, tree } = pool();
+    writeFileSync(tree.path('leases', '300000.lock'), JSON.stringify({ pid: deadPid(), agent: 'old' }));
+    writeFileSync(tree.path('leases', '300001.lock'), JSON.stringify({ pid: process.ppid, agent: 'old2' }));
+    users.release(300_000, 'old'); // the dead owner's own lease: released
+    users.release(300_001, 'old2'); // a live orchestrator holds it now: kept
+    expect([...users.leases().keys()]).toEqual([300_001]);
   });
 
   it('adopt() takes a lease over for this process', () => {

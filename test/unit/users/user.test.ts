@@ -84,7 +84,7 @@ describe.skipIf(!root)('AgentUsers (root)', () => {
     const outside = fakeTree({ 'keep.txt': 'keep' });
     writeFileSync(join(record.home!, 'cache'), 'x');
     symlinkSync(outside.root, join(record.home!, 'link'));
-    u.release(record);
+    u.release('agent-1', record);
     expect(existsSync(record.home!)).toBe(false);
     expect(outside.read('keep.txt')).toBe('keep');
     expect(readdirSync(leaseDir)).toEqual([]);
@@ -98,7 +98,7 @@ describe.skipIf(!root)('AgentUsers (root)', () => {
     expect(fixed).toEqual({ uid: 1500, gid: 1600, dynamic: false });
     expect(readdirSync(leaseDir)).toEqual(['300100.lock']);
     expect(u.acquire('c', 'root', true)).toBeUndefined();
-    u.release(fixed);
+    u.release('b', fixed);
     expect(readdirSync(leaseDir)).toEqual(['300100.lock']);
   });
 
