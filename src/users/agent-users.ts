@@ -2,7 +2,7 @@
  * The host's side of agent users: resolves each agent's `user`, leases a dynamic uid, makes its
  * HOME, and undoes all of it when the agent ends (or, after a restart, when an adopted one ends).
  */
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamicUsers, type DynamicUsersOptions } from './dynamic.js';
 import { defaultUser, resolveUser, type AgentUser, type ResolvedUser } from './user.js';
@@ -40,6 +40,7 @@ export class AgentUsers {
   readonly default: AgentUser;
   readonly dynamic: DynamicUsers;
   readonly #options: AgentUsersOptions;
+  #homeRootReady = false;
 
   /** Validates the host's options (a non-root orchestrator asking for other users is refused here). */
   constructor(user: AgentUser | undefined, options: AgentUsersOptions = {}) {
@@ -80,20 +81,42 @@ export class AgentUsers {
   /** Undoes {@link acquire} for `agent`, once no process of it is left: its HOME removed, its uid free again. */
   release(agent: string, record: AgentUserRecord | undefined): void {
     if (!record) return;
-    // rm lstat()s every entry: a link the agent left in its HOME is removed, never followed.
-    if (record.home !== undefined) rmSync(record.home, { recursive: true, force: true });
+    if (record.home !== undefined) removeHome(record.home);
     if (record.dynamic) this.dynamic.release(record.uid, agent);
   }
 
   #makeHome(agent: string, uid: number, gid: number): string {
     const root = this.#options.homeRoot ?? '/run/nova-agent-homes';
-    mkdirSync(root, { recursive: true, mode: 0o711 });
-    chmodSync(root, 0o711);
-    // A fresh name: never a directory an earlier agent (or anyone) left or linked there.
-    const home = mkdtempSync(join(root, `${agent}-`));
+    if (!this.#homeRootReady) {
+      mkdirSync(root, { recursive: true, mode: 0o711 });
+      chmodSync(root, 0o711);
+      this.#homeRootReady = true;
+    }
+    let home: string;
+    try {
+      // A fresh name: never a directory an earlier agent (or anyone) left or linked there.
+      home = mkdtempSync(join(root, `${agent}-`));
+    } catch (error) {
+      // The root was removed (a reboot of /run under a long-lived host): make it again, once.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !this.#homeRootReady) throw error;
+      this.#homeRootReady = false;
+      return this.#makeHome(agent, uid, gid);
+    }
     chmodSync(home, 0o700);
     chownSync(home, uid, gid);
     return home;
+  }
+}
+
+/** Removes a HOME: one rmdir when the agent left it empty, else `rm -r` (which lstat()s: a link is removed, never followed). */
+function removeHome(home: string): void {
+  try {
+    rmdirSync(home);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+    rmSync(home, { recursive: true, force: true });
   }
 }
 

@@ -4,7 +4,7 @@
  * whose orchestrator died is reclaimed only once no process runs with that uid any more, so two
  * live agents never share one, even across a crash or between hosts sharing the lease directory.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIdMap, parseStatusUids } from '../cgroup/parse.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
@@ -43,6 +43,8 @@ export class DynamicUsers {
   readonly #leases: LeaseDir;
   readonly #database: UserDatabaseFiles;
   readonly #procRoot: string;
+  #takenCache: { key: string; ids: Set<number> } | undefined;
+  #mappedCache: ((id: number) => boolean) | undefined;
 
   /** Validates the options only; the lease directory is made on first use. */
   constructor(options: DynamicUsersOptions = {}) {
@@ -68,8 +70,7 @@ export class DynamicUsers {
 
   /** Leases a free uid of the range to `agent`: `ERR_USERS_EXHAUSTED` when none is. */
   lease(agent: string): DynamicUser {
-    const database = readUserDatabase(this.#database);
-    const taken = new Set([...database.users.map((user) => user.uid), ...database.groups]);
+    const taken = this.#taken();
     const mapped = this.#mapped();
     let inUse: Set<number> | undefined;
     // Read /proc only if a dead orchestrator's lease is met, and then once.
@@ -113,8 +114,24 @@ export class DynamicUsers {
     }
   }
 
+  /** Ids the user database uses; re-read only when a file changed (a stat each instead of a read and a parse). */
+  #taken(): Set<number> {
+    const files = [this.#database.passwd ?? '/etc/passwd', this.#database.group ?? '/etc/group'];
+    const key = files.map((file) => statSync(file, { bigint: true, throwIfNoEntry: false })).map((s) => `${s?.ino}:${s?.mtimeNs}:${s?.size}`).join();
+    if (this.#takenCache?.key !== key) {
+      const database = readUserDatabase(this.#database);
+      this.#takenCache = { key, ids: new Set([...database.users.map((user) => user.uid), ...database.groups]) };
+    }
+    return this.#takenCache.ids;
+  }
+
   /** Whether an id is mapped into this user namespace, as uid and as gid (no map file: everything is). */
   #mapped(): (id: number) => boolean {
+    // Written once, when the namespace is set up: read once.
+    return (this.#mappedCache ??= this.#readMaps());
+  }
+
+  #readMaps(): (id: number) => boolean {
     const maps = ['uid_map', 'gid_map'].map((file) => {
       try {
         return parseIdMap(readFileSync(join(this.#procRoot, 'self', file), 'utf8'));
