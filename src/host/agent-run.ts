@@ -1,8 +1,8 @@
 /**
  * AgentRun: one agent's life, owned by one object. It holds the agent's cgroup, watcher, timeout
- * timer, workspace lease and state record, changes its state through one transition table, and
- * stops it through one path, `stop(reason, { grace })`, whoever asks: a caller's kill, the hard
- * timeout, memory relief, the monitor's livelock kill, dispose().
+ * timer, user and workspace leases (run-leases.ts) and state record, changes its state through one
+ * transition table, and stops it through one path, `stop(reason, { grace })`, whoever asks: a
+ * caller's kill, the hard timeout, memory relief, the monitor's livelock kill, dispose().
  */
 import type { Cgroup } from '../cgroup/cgroup.js';
 import type { Subprocess } from '../cgroup/spawn.js';
@@ -15,6 +15,8 @@ import { Agent, type AgentSource } from './agent.js';
 import type { AgentResult, AgentState, KillReason } from './events.js';
 import { agentEnv, type Adopted, type RunCgroup, type RunContext, type RunSpec, type StopOptions } from './run-contract.js';
 import type { AgentRecord } from './state.js';
+import type { AgentUserRecord } from '../users/index.js';
+import { asUser, RunLeases } from './run-leases.js';
 import { transition } from './run-state.js';
 
 /** One agent's run: its state machine, its resources, its one stop path. See the file comment. */
@@ -29,7 +31,7 @@ export class AgentRun implements AgentSource {
   #watcher: CgroupWatcher | undefined;
   #subprocess: Subprocess | undefined;
   #pid: number | undefined;
-  #workspace: string | undefined;
+  #leases: RunLeases;
   #startedAt: number | undefined;
   #timer: TimeoutTimer | undefined;
   /** Extensions asked for before the timer was armed (while queued or starting). */
@@ -47,6 +49,7 @@ export class AgentRun implements AgentSource {
   constructor(spec: RunSpec, ctx: RunContext) {
     this.#spec = spec;
     this.#ctx = ctx;
+    this.#leases = new RunLeases(spec.info.id, ctx);
     this.agent = new Agent(spec.info, this);
     this.result = new Promise((resolve) => {
       this.#settle = resolve;
@@ -58,7 +61,7 @@ export class AgentRun implements AgentSource {
     const run = new AgentRun(spec, ctx);
     run.#cgroup = adopted.cgroup;
     run.#pid = adopted.pid;
-    run.#workspace = adopted.workspace;
+    run.#leases = new RunLeases(run.id, ctx, adopted);
     run.#startedAt = adopted.startedAt;
     run.#watcher = adopted.cgroup.watch({ pollInterval: 0 });
     run.#oomReported = run.#watcher.counters.oomKill;
@@ -82,7 +85,11 @@ export class AgentRun implements AgentSource {
     return this.#cgroup as Cgroup | undefined;
   }
   get workspace(): string | undefined {
-    return this.#workspace;
+    return this.#leases.workspace;
+  }
+  /** Who the agent runs as, when not the orchestrator's user. */
+  get user(): AgentUserRecord | undefined {
+    return this.#leases.user;
   }
   get startedAt(): number | undefined {
     return this.#startedAt;
@@ -112,8 +119,8 @@ export class AgentRun implements AgentSource {
   }
 
   /**
-   * Leases the workspace, creates the cgroup, forks the command inside it and waits until it is
-   * in, writes the record and arms the timeouts. On failure nothing of it stays (each cleanup step
+   * Leases the user and workspace, creates the cgroup, forks the command inside it and waits until
+   * it is in, writes the record and arms the timeouts. On failure nothing of it stays (each cleanup step
    * on its own: under fd exhaustion one may fail too), the result settles with reason `error`, no
    * `exit` is emitted (the agent never ran) and the typed error is thrown.
    */
@@ -122,9 +129,11 @@ export class AgentRun implements AgentSource {
     this.#dequeue = undefined;
     const { info, spawn } = this.#spec;
     try {
-      if (this.#spec.workspace) this.#workspace = this.#ctx.pool!.lease(info.id);
+      this.#leases.acquire(this.#spec);
       const cgroup = (this.#cgroup = this.#ctx.createCgroup(info.id, this.#spec.limits));
-      this.#subprocess = cgroup.spawn(info.command, info.args, { ...spawn, cwd: spawn.cwd ?? this.#workspace, env: { ...spawn.env, ...agentEnv(info.id, cgroup) } });
+      // An agent of its own user starts at home: the orchestrator's directory is not its to write.
+      const options = { ...spawn, cwd: spawn.cwd ?? this.#leases.home, env: { ...spawn.env, ...agentEnv(info.id, cgroup) } };
+      this.#subprocess = cgroup.spawn(info.command, info.args, asUser(this.#leases, options));
       this.#pid = await cgroup.joined(this.#subprocess);
       this.#startedAt = Date.now();
       // Counted from zero: the cgroup is new, so an OOM kill before this line is still reported.
@@ -329,13 +338,11 @@ export class AgentRun implements AgentSource {
     this.#end({ exitCode, signal, reason, peakMemory, oomKills, ...(failure && { error: failure }) }, true);
   }
 
-  /** Deletes `cgroup` (if given), ends the lease, removes the record: each step on its own. */
+  /** Deletes `cgroup` (if given), ends the leases (the user last, run-leases.ts), removes the record: each step on its own. */
   async #release(cgroup: RunCgroup | undefined): Promise<Error | undefined> {
-    const errors = [
-      cgroup && (await this.#guard(() => cgroup.delete())),
-      this.#workspace !== undefined ? await this.#guard(() => this.#ctx.pool!.release(this.#workspace!)) : undefined,
-      await this.#guard(() => this.#ctx.state.remove(this.id)),
-    ];
+    const steps = [...(cgroup ? [() => cgroup.delete()] : []), ...this.#leases.releases(), () => this.#ctx.state.remove(this.id)];
+    const errors: Array<Error | undefined> = [];
+    for (const step of steps) errors.push(await this.#guard(step));
     return errors.find((error) => error !== undefined);
   }
 
@@ -368,14 +375,8 @@ export class AgentRun implements AgentSource {
   }
 
   #write(): void {
-    const { info } = this.#spec;
-    const record: AgentRecord = {
-      ...info,
-      pid: this.#pid,
-      startedAt: this.#startedAt!,
-      workspace: this.#workspace,
-      owner: process.pid,
-    };
+    const { workspace, user } = this.#leases;
+    const record: AgentRecord = { ...this.#spec.info, pid: this.#pid, startedAt: this.#startedAt!, workspace, ...(user && { user }), owner: process.pid };
     this.#ctx.state.write(record);
   }
 
