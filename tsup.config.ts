@@ -1,7 +1,9 @@
 import { defineConfig, type Options } from 'tsup';
 
 const common: Options = {
-  entry: { index: 'src/index.ts', agent: 'src/agent/index.ts' },
+  entry: { index: 'src/index.ts', agent: 'src/agent/index.ts', bullmq: 'src/bullmq/index.ts' },
+  // Optional peers of `nova-agent-host/bullmq`: the user's own copies, never bundled.
+  external: ['bullmq', 'ioredis', 'prom-client'],
   dts: true,
   target: 'node20',
   platform: 'node',

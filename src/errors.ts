@@ -50,6 +50,8 @@ export const ErrorCode = {
   HOST_NOT_STARTED: 'ERR_HOST_NOT_STARTED',
   /** Another live AgentHost manages the same agents' root. */
   HOST_LOCKED: 'ERR_HOST_LOCKED',
+  /** An agent job of a fleet worker (`nova-agent-host/bullmq`) failed: its `reason` says why. */
+  AGENT_JOB_FAILED: 'ERR_AGENT_JOB_FAILED',
   /** Every workspace slot is leased. */
   WORKSPACE_EXHAUSTED: 'ERR_WORKSPACE_EXHAUSTED',
   /** Every uid of the dynamic agent users' range is leased (or taken by an account). */

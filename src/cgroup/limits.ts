@@ -38,7 +38,10 @@ export interface ResolvedLimits {
   oomGroup?: boolean;
 }
 
-/** The seed's per-agent limits: 4G hard, 3G high, no swap, 512 processes. */
+/**
+ * Per-agent limits: 4G hard (a Rust build needs 1–2G, tests with coverage 1–2G, 1G headroom), 3G high
+ * (reclaim starts before the 4G kill), no swap (a swapping agent slows the whole host), 512 processes.
+ */
 export const DEFAULT_AGENT_LIMITS: Readonly<Limits> = Object.freeze({
   memoryMax: '4G',
   memoryHigh: '3G',

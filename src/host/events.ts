@@ -6,6 +6,7 @@
 import type { MemoryEvents } from '../cgroup/stats.js';
 import type { AgentPressureEvent, HostPressureEvent, ReliefReport } from '../monitor/types.js';
 import type { PreflightReport } from '../setup/report.js';
+import type { OomScope } from './oom-scope.js';
 
 /**
  * Where an agent is in its life: waiting for admission, being placed (`starting`), running, frozen
@@ -48,6 +49,11 @@ export interface OomEvent {
   total: number;
   /** Every memory event counter of the cgroup at that moment (limit hits too). */
   counters: MemoryEvents;
+  /**
+   * Whose limit was reached: `agent`, its own memory.max; `agents-root`, a limit above it (the
+   * agents' root's backstop, a container's) — the kernel chose this agent to keep the group alive.
+   */
+  scope: OomScope;
 }
 
 /** The host started stopping an agent; its `exit` follows once the cgroup is empty. */

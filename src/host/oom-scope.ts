@@ -11,9 +11,15 @@ export type OomScope = 'agent' | 'agents-root';
 
 /**
  * The scope of the OOM kills between two readings of an agent's memory event counters. v1 has no
- * `oom` counter of its own (the library reports its kills there), so its limit hits decide.
+ * `oom` counter of its own, and its failcnt does not move on current kernels when the memcg OOM
+ * killer runs: there the agent's high-water mark at its own limit (`peakAtLimit`) decides.
  */
-export function oomScope(before: MemoryEvents, after: MemoryEvents, version: 1 | 2): OomScope {
-  const ownLimit = version === 2 ? after.oom > before.oom : after.max > before.max;
+export function oomScope(before: MemoryEvents, after: MemoryEvents, version: 1 | 2, peakAtLimit = false): OomScope {
+  const ownLimit = version === 2 ? after.oom > before.oom : after.max > before.max || peakAtLimit;
   return ownLimit ? 'agent' : 'agents-root';
+}
+
+/** Whether a high-water mark reached a memory limit: within 3 % of it (charges come in pages and batches). */
+export function reachedLimit(peak: number | undefined, limit: number): boolean {
+  return peak !== undefined && Number.isFinite(limit) && peak >= limit * 0.97;
 }

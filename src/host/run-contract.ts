@@ -40,7 +40,7 @@ export interface StopOptions {
 /** What a run needs of its cgroup: a `Cgroup`, or a fake of these members in unit tests. */
 export type RunCgroup = Pick<
   Cgroup,
-  'path' | 'exists' | 'spawn' | 'joined' | 'watch' | 'populated' | 'procs' | 'signal' | 'kill' | 'freeze' | 'thaw' | 'peakMemory' | 'delete'
+  'path' | 'version' | 'exists' | 'spawn' | 'joined' | 'watch' | 'populated' | 'procs' | 'signal' | 'kill' | 'freeze' | 'thaw' | 'peakMemory' | 'delete'
 >;
 
 /** What the host gives each run: where to make its cgroup, its stores, and where its events go. */

@@ -247,7 +247,7 @@ export async function collectMetrics(host: MetricsSource, options: CollectMetric
 }
 
 /** @internal `prom-client`, imported on first use; `load` is replaceable for tests. */
-export async function loadPromClient(load: () => Promise<unknown> = () => import('prom-client')): Promise<typeof PromClient> {
+export async function loadPromClient(load: () => Promise<unknown> = () => import('prom-client'), caller = 'collectMetrics()'): Promise<typeof PromClient> {
   let mod: { default?: unknown };
   try {
     mod = (await load()) as { default?: unknown };
@@ -257,8 +257,8 @@ export async function loadPromClient(load: () => Promise<unknown> = () => import
     throw new AgentHostError(
       ErrorCode.INVALID_OPTION,
       missing
-        ? 'collectMetrics() needs the optional peer dependency prom-client: npm install prom-client'
-        : `collectMetrics() could not load prom-client: ${(error as Error | undefined)?.message ?? String(error)}`,
+        ? `${caller} needs the optional peer dependency prom-client: npm install prom-client`
+        : `${caller} could not load prom-client: ${(error as Error | undefined)?.message ?? String(error)}`,
       { cause: error },
     );
   }

@@ -1,5 +1,5 @@
 /**
- * MemoryMonitor: the seed's one rule — memory is the only hard constraint — enforced
+ * MemoryMonitor: the one rule — memory is the only hard constraint — enforced
  * continuously. Each tick reads host memory (levels with hysteresis, for admission) and three
  * small files per agent (throttling and livelock at memory.high); relief rounds kill agents by
  * policy, one at a time with a cooldown, until memory is below the target.

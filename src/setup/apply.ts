@@ -1,5 +1,5 @@
 /**
- * `applySetup()`: the seed's setup-agent-host.sh as an idempotent function. Each step first reads
+ * `applySetup()`: the host setup (swap off, cgroup root, kernel parameters, scratch tmpfs, workspace pool) as an idempotent function. Each step first reads
  * the state preflight() reads and acts only where it differs, so a second run changes nothing.
  */
 import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ export interface ApplySetupOptions extends SetupOptions {
   run?: CommandRunner;
 }
 
-/** One step of the seed's setup-agent-host.sh, with the shell command it stands for. */
+/** One step of the host setup, with the shell command it stands for. */
 export interface SetupAction {
   /** The preflight check it fixes: `swap`, `cgroup-root`, `sysctl:<key>`, `transparent-hugepages`, `scratch`, `workspaces`. */
   id: string;

@@ -1,5 +1,5 @@
 /**
- * The seed's "Memory Limit Rationale" as arithmetic:
+ * The capacity plan as arithmetic: every agent at its 4G limit, the system and a headroom kept back:
  *   1,536 GB − 32 GB system − 200 GB headroom = 1,304 GB / 4 GB = 326 → "~325" agents, 300 recommended.
  */
 import { DEFAULT_AGENT_LIMITS } from '../cgroup/limits.js';
@@ -14,7 +14,7 @@ import { agentsRootLimits, GiB, reserveOf, type AgentsRootLimits, type MemorySha
 export type { MemoryShare };
 
 
-/** Inputs of {@link planCapacity}; the defaults scale the seed's 1.5 TB plan to this host. */
+/** Inputs of {@link planCapacity}; the defaults scale the 1.5 TB reference plan (32 GB system, 200 GB headroom) to this host. */
 export interface CapacityOptions extends BudgetOptions, Pick<SetupOptions, 'cgroupRoot' | 'rootName' | 'hierarchy'> {
   /**
    * Memory of the host. Default: its memory budget, as the host's monitor counts it — the tightest
@@ -27,13 +27,13 @@ export interface CapacityOptions extends BudgetOptions, Pick<SetupOptions, 'cgro
   systemReserve?: MemoryShare;
   /** Safety headroom for spikes. Default: see {@link ReserveOptions.headroom}. */
   headroom?: MemoryShare;
-  /** memory.max of each agent. Default `4G`, the seed's. */
+  /** memory.max of each agent. Default `4G`: a Rust build needs 1–2G, tests with coverage 1–2G, plus 1G headroom. */
   perAgentLimit?: Size;
   /** Where /proc is, for the default totalMemory. Default `/proc`. */
   procRoot?: string;
 }
 
-/** The seed's capacity table worked out for one host: how many agents fit at their limit. */
+/** The capacity table worked out for one host: how many agents fit at their limit. */
 export interface CapacityPlan {
   /** All sizes in bytes. */
   totalMemory: number;
@@ -50,19 +50,19 @@ export interface CapacityPlan {
   perAgentLimit: number;
   /** floor(availableForAgents / perAgentLimit): every agent at its limit still fits. */
   maxConcurrent: number;
-  /** {@link maxConcurrent} rounded down to a round figure, as the seed shows it ("~325"). */
+  /** {@link maxConcurrent} rounded down to a round figure ("~325" for 326 on 1.5 TB). */
   approxMaxConcurrent: number;
-  /** What to run at most: about 5% below the maximum, rounded down to a round figure (the seed's 300). */
+  /** What to run at most: about 5% below the maximum, rounded down to a round figure (300 of "~325" on 1.5 TB). */
   recommendedMax: number;
-  /** The seed's table with these figures. */
+  /** The capacity table with these figures. */
   table: string;
 }
 
-/** Keep this share of the maximum free: the seed's 300 of "~325". */
+/** Keep this share of the maximum free: 300 of "~325" leaves room for agents that overshoot before they are stopped. */
 const BUFFER_SHARE = 0.05;
 
 /**
- * How many agents this host can run with every one at its memory limit, as the seed's capacity
+ * How many agents this host can run with every one at its memory limit, as the capacity
  * table works it out: RAM minus system reserve and headroom, divided by the per-agent limit.
  */
 export function planCapacity(options: CapacityOptions = {}): CapacityPlan {
@@ -110,7 +110,7 @@ function roundDown(count: number): number {
 }
 
 /**
- * The seed's table. Sizes in GB as the seed writes them (binary: its 1,536 GB are 1.5 TiB);
+ * The capacity table. Sizes in GB, binary (1,536 GB are 1.5 TiB);
  * whole numbers with thousands separators, else one decimal.
  */
 export function formatCapacity(plan: Omit<CapacityPlan, 'table' | 'source' | 'agentsRoot'> & { source?: BudgetSource }): string {

@@ -210,7 +210,7 @@ export function swapAccountingCheck(placed: AgentsRoot, swapOn: boolean): Prefli
     recommended,
     fix: 'swapoff -a',
     detail:
-      'without swap accounting swapMax 0 cannot be applied: agents can be swapped out, the cascading slowdown the seed warns of; ' +
+      'without swap accounting swapMax 0 cannot be applied: agents can be swapped out, a cascading slowdown of the whole host; ' +
       'turn swap off, or boot with swapaccount=1 on kernels that still read it',
   });
 }

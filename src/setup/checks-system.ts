@@ -25,7 +25,7 @@ export function swapCheck(areas: SwapArea[] | undefined): PreflightCheck {
     found: `on: ${areas.map((a) => `${a.filename} (${a.type}, ${formatBytes(a.size)}, ${formatBytes(a.used)} used)`).join(', ')}`,
     fix: 'swapoff -a',
     detail:
-      'the seed: "swap + 300 agents = cascading slowdown = brick". Agents get memory.swap.max 0, but the rest of the ' +
+      'swap with hundreds of agents means a cascading slowdown that bricks the host. Agents get memory.swap.max 0, but the rest of the ' +
       'system still swaps; to keep it off after a reboot comment out the swap lines of /etc/fstab (applySetup lists them)',
   });
 }

@@ -1,6 +1,6 @@
 /**
  * Options shared by {@link preflight} and {@link applySetup}: where the kernel's files are (so
- * tests can point at fake trees) and where the seed's host layout lives.
+ * tests can point at fake trees) and where the host layout lives.
  */
 import type { CgroupHierarchy } from '../cgroup/detect.js';
 import type { Cgroup } from '../cgroup/cgroup.js';
@@ -21,7 +21,7 @@ export interface SetupOptions {
   /**
    * The agents' root cgroup (a Cgroup, or a path: absolute or relative to the cgroup mount).
    * Default: where `AgentHost` run from this process would put it, `<own cgroup>/<rootName>`;
-   * in the true root cgroup that is the seed's `/sys/fs/cgroup/nova-agents`.
+   * in the true root cgroup that is `/sys/fs/cgroup/nova-agents`.
    */
   cgroupRoot?: string | Cgroup;
   /** Name of the agents' root when `cgroupRoot` is not given. Default `nova-agents`. */
@@ -30,9 +30,9 @@ export interface SetupOptions {
   scratchDir?: string;
   /** Size of the scratch tmpfs. Default `"10%"` of RAM (tmpfs takes memory only as files are written). */
   scratchSize?: TmpfsSize;
-  /** The workspace pool's directory. Default `/var/nova-agents/active`, as in the seed. */
+  /** The workspace pool's directory. Default `/var/nova-agents/active`. */
   workspaceRoot?: string;
-  /** Number of workspace slots. Default 500, as in the seed. */
+  /** Number of workspace slots. Default 500: room for 300 agents and the slots still being cleaned. */
   workspaceSlots?: number;
 }
 
@@ -48,7 +48,7 @@ export interface ResolvedSetupOptions {
   workspaceSlots: number;
 }
 
-/** The defaults of {@link SetupOptions}: the seed's paths and sizes. */
+/** The defaults of {@link SetupOptions}: the recommended paths and sizes. */
 export const SETUP_DEFAULTS = Object.freeze({
   procRoot: '/proc',
   sysRoot: '/sys',

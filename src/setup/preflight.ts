@@ -1,5 +1,5 @@
 /**
- * `preflight()`: everything the seed's setup-agent-host.sh would change, read and judged. It
+ * `preflight()`: everything the host setup would change, read and judged. It
  * only reads, so it works as any user, and AgentHost can run it on start().
  */
 import { AgentHostError, ErrorCode } from '../errors.js';
@@ -27,7 +27,7 @@ export interface PreflightOptions extends SetupOptions, BudgetOptions, BackstopO
   agentUser?: AgentUser;
 }
 
-/** Reads the host's state and judges it against the seed's setup; changes nothing. */
+/** Reads the host's state and judges it against the recommended setup; changes nothing. */
 export function preflight(options: PreflightOptions = {}): PreflightReport {
   const resolved = resolveSetupOptions(options);
   const placed = agentsRoot(resolved);

@@ -8,7 +8,7 @@ import { groupDigits } from '../util/size.js';
 import { readWith } from './read.js';
 import { check, type CheckStatus, type PreflightCheck } from './report.js';
 
-/** One kernel parameter the seed tunes: its recommended value and how far off is still fine. */
+/** One kernel parameter a host of many agents needs tuned: its recommended value and how far off is still fine. */
 export interface SysctlSpec {
   /** Dotted name as sysctl(8) writes it: `kernel.pid_max`. */
   key: string;
@@ -24,7 +24,7 @@ export interface SysctlSpec {
   why: string;
 }
 
-/** pids.max per agent in the seed, times the seed's 300 agents: the pid budget the kernel must allow. */
+/** pids.max per agent (512) times 300 agents: the pid budget the kernel must allow. */
 const PID_BUDGET = 300 * 512;
 /** x86-64 PID_MAX_LIMIT; pid_max cannot go higher. */
 const PID_MAX_LIMIT = 4_194_304;

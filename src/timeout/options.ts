@@ -12,7 +12,7 @@ export type SoftTarget = 'main' | 'all';
 /**
  * How long an agent may run. Time counts from the start of its run, not from its queueing.
  *
- * The seed's rule is the default: a warning (`SIGUSR1`) after 15 minutes, `SIGTERM` to every
+ * The default: a warning (`SIGUSR1`) after 15 minutes — long enough for most tasks — `SIGTERM` to every
  * process after 30, and 10 seconds later the whole cgroup is killed.
  */
 export interface TimeoutOptions {
@@ -40,7 +40,7 @@ export interface ResolvedTimeoutOptions {
   softTarget: SoftTarget;
 }
 
-/** The seed's timeouts: SIGUSR1 at 15 minutes, SIGTERM at 30, the cgroup killed 10 s later. */
+/** The default timeouts: SIGUSR1 at 15 minutes, SIGTERM at 30, the cgroup killed 10 s later. */
 export const DEFAULT_TIMEOUTS = Object.freeze({
   soft: '15m',
   hard: '30m',

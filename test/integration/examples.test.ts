@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cgroup } from '../../src/index.js';
+import { startRedis } from '../helpers/redis.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const IN_VM = hostname() === 'cgroup2-vm';
@@ -35,6 +36,8 @@ interface RunOptions {
   /** Sent once stderr matches `when` (for the harness that runs until signalled). */
   signal?: { name: NodeJS.Signals; when: RegExp };
   timeoutMs?: number;
+  /** Over this process's environment. */
+  env?: Record<string, string>;
 }
 
 function runExample(file: string, args: string[] = [], options: RunOptions = {}): Promise<Run> {
@@ -42,6 +45,7 @@ function runExample(file: string, args: string[] = [], options: RunOptions = {})
     const child = spawn(process.execPath, ['--import', 'tsx', join('examples', file), ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
     });
     let stdout = '';
     let stderr = '';
@@ -128,9 +132,12 @@ describe('examples/', () => {
     },
   ];
 
+  /** Run together against one Redis, in the last test. */
+  const fleet = ['fleet-worker.ts', 'fleet-producer.ts'];
+
   it('covers every file in examples/', () => {
     const files = readdirSync(join(ROOT, 'examples')).filter((name) => name.endsWith('.ts'));
-    expect(cases.map((c) => c.file).sort()).toEqual(files.sort());
+    expect([...cases.map((c) => c.file), ...fleet].sort()).toEqual(files.sort());
   });
 
   for (const example of cases) {
@@ -145,4 +152,24 @@ describe('examples/', () => {
       expect(exampleCgroups(), `cgroups left by ${command}`).toEqual(before);
     });
   }
+
+  it('examples/fleet-worker.ts --max-jobs 3 with examples/fleet-producer.ts 3, on a local redis-server', async (ctx) => {
+    if (skipReason) ctx.skip(true, skipReason);
+    const redis = await startRedis();
+    try {
+      const env = { REDIS_URL: `redis://127.0.0.1:${redis.port}` };
+      const worker = runExample('fleet-worker.ts', ['--max-jobs', '3'], { env, timeoutMs: 60_000 });
+      const producer = await runExample('fleet-producer.ts', ['3'], { env, timeoutMs: 60_000 });
+      const node = await worker;
+      expect({ code: producer.code, signal: producer.signal }, producer.stderr).toEqual({ code: 0, signal: null });
+      expect({ code: node.code, signal: node.signal }, node.stderr).toEqual({ code: 0, signal: null });
+      expect(producer.stderr).toMatch(/added 3 job\(s\) to agents/);
+      expect(producer.stderr.match(/: exit exit 0 on /g)).toHaveLength(3);
+      expect(node.stderr).toMatch(/fleet worker on 127\.0\.0\.1:\d+, 8 slots/);
+      expect(node.stderr).toMatch(/stopped after 3 completed job\(s\)/);
+      expect(exampleCgroups(), 'cgroups left by the fleet examples').toEqual(before);
+    } finally {
+      await redis.stop();
+    }
+  });
 });

@@ -18,7 +18,7 @@ const repo = new URL('../..', import.meta.url).pathname;
 
 /** The files a user needs; everything else stays out of the tarball. */
 const ALLOWED_TOP = new Set(['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE']);
-const REQUIRED = ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts', 'agent.js', 'agent.cjs', 'agent.d.ts', 'agent.d.cts'].map((f) => `dist/${f}`);
+const REQUIRED = ['index', 'agent', 'bullmq'].flatMap((entry) => ['js', 'cjs', 'd.ts', 'd.cts'].map((ext) => `dist/${entry}.${ext}`));
 
 /** Names every consumer must find, beyond matching the source's export list. */
 const MAIN_KEYS = ['AgentHost', 'Agent', 'Cgroup', 'TimeoutPolicy', 'AgentHostError', 'ErrorCode', 'isAgentHostError', 'parseSize', 'parseDuration', 'WorkspacePool', 'collectMetrics'];
@@ -104,6 +104,20 @@ describe('the packed tarball', () => {
     // tsup writes `fs` for `node:fs`: either form is a built-in.
     expect([...esm, ...cjs].filter((spec) => !isBuiltin(spec!))).toEqual([]);
     expect(esm.length).toBeGreaterThan(0);
+  });
+
+  it('keeps bullmq and ioredis out of the main entry point: only `nova-agent-host/bullmq` loads them', () => {
+    const installed = join(consumer, 'node_modules/nova-agent-host/dist');
+    const specifiers = (file: string): string[] =>
+      [...readFileSync(join(installed, file), 'utf8').matchAll(/\bfrom\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)|\brequire\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+    for (const file of ['index.js', 'index.cjs', 'agent.js', 'agent.cjs']) expect(specifiers(file).filter((spec) => /^(bullmq|ioredis)(\/|$)/.test(spec)), file).toEqual([]);
+    for (const file of ['bullmq.js', 'bullmq.cjs']) expect(specifiers(file), file).toContain('bullmq');
+  });
+
+  it('fails to load `nova-agent-host/bullmq` without bullmq, naming the missing peer', async () => {
+    writeFileSync(join(consumer, 'fleet.mjs'), `import('nova-agent-host/bullmq').then(() => console.log('loaded'), (e) => console.log(e.code, e.message.split('\\n')[0]));\n`);
+    const { stdout } = await run(process.execPath, ['fleet.mjs'], { cwd: consumer });
+    expect(stdout).toMatch(/^ERR_MODULE_NOT_FOUND .*'bullmq'/);
   });
 
   for (const [kind, file, source] of [

@@ -155,7 +155,7 @@ describe('OOM', () => {
     expect(result.peakMemory).toBeLessThanOrEqual(64 * 1024 ** 2 + 1024 ** 2);
     // One event per kill round, with counts that add up to the kernel's figure.
     expect(events.map(([id]) => id)).toEqual(['hog']);
-    expect(events[0]![1]).toMatchObject({ count: kills, total: kills });
+    expect(events[0]![1]).toMatchObject({ count: kills, total: kills, scope: 'agent' });
     expect(own).toEqual([events[0]![1]]);
     // Kept for post-mortem, but empty.
     expect(kept.exists()).toBe(true);

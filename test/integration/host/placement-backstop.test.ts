@@ -50,6 +50,8 @@ describe('the kernel backstop on the agents\' root', () => {
     );
     // The kernel had to act, and only inside the agents' root: the container's own limit was never reached.
     expect(reported).toBeGreaterThan(0);
+    // Each reported as the root's limit reached, not the agent's own (400M, never reached here).
+    expect(events.filter((e) => e.type === 'oom').map((e) => e.scope)).toEqual(events.filter((e) => e.type === 'oom').map(() => 'agents-root'));
     if (ctr.version === 2) {
       // memory.events counts every kill below the root; `oom` counts the root's own limit reached.
       expect(rootEvents.oomKill).toBe(reported);

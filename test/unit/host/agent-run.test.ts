@@ -268,7 +268,17 @@ describe('the process ending on its own', () => {
     world.cgroups[0]!.watchers[0]!.check();
     cgroup().exit(137, null);
     expect(await run.result).toMatchObject({ reason: 'oom', exitCode: 137, oomKills: 1 });
-    expect(world.events).toEqual(['spawn', 'oom', 'exit:oom']);
+    expect(world.events).toEqual(['spawn', 'oom-scope:agents-root', 'oom', 'exit:oom']);
+  });
+
+  it("an OOM kill's scope: the agent's own limit (its oom counter rose) or one above it (only oom_kill rose)", async () => {
+    const { cgroup, world } = await runIn('running');
+    cgroup().events.oom = 1;
+    cgroup().events.oomKill = 1;
+    world.cgroups[0]!.watchers[0]!.check();
+    cgroup().events.oomKill = 2;
+    world.cgroups[0]!.watchers[0]!.check();
+    expect(world.events.filter((e) => e.startsWith('oom-scope:'))).toEqual(['oom-scope:agent', 'oom-scope:agents-root']);
   });
 });
 

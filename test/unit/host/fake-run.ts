@@ -52,6 +52,7 @@ class FakeWatcher extends EventEmitter {
 /** One agent's cgroup and its main process, played by the test. */
 export class FakeCgroup implements RunCgroup {
   readonly path: string;
+  readonly version = 2 as const;
   /** What happened to it, in order: `signal:SIGTERM`, `kill`, `freeze`, `thaw`, `delete`, `spawn`. */
   readonly calls: string[] = [];
   alive = false;
@@ -208,7 +209,8 @@ export function fakeWorld(): FakeWorld {
       remove: (id) => void world.records.delete(id),
     },
     emit: (_agent, event, ...args) => {
-      const first = args[0] as { reason?: string; kind?: string } | Error | undefined;
+      const first = args[0] as { reason?: string; kind?: string; scope?: string } | Error | undefined;
+      if (event === 'oom') world.events.push(`oom-scope:${(first as { scope: string }).scope}`);
       if (event === 'error') world.errors.push(first as Error);
       const detail = first instanceof Error ? (first as AgentHostError).code : (first as { reason?: string } | undefined)?.reason;
       world.events.push(detail === undefined || event === 'spawn' ? event : `${event}:${detail}`);

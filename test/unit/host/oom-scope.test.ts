@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemoryEvents } from '../../../src/cgroup/stats.js';
-import { oomScope } from '../../../src/host/oom-scope.js';
+import { oomScope, reachedLimit } from '../../../src/host/oom-scope.js';
 
 const events = (e: Partial<MemoryEvents>): MemoryEvents => ({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0, ...e });
 
@@ -13,5 +13,13 @@ describe('oomScope', () => {
   it('v1: a hit of its own limit (failcnt) → its own limit; none → a limit above it', () => {
     expect(oomScope(events({ max: 10, oom: 1, oomKill: 1 }), events({ max: 12, oom: 2, oomKill: 2 }), 1)).toBe('agent');
     expect(oomScope(events({ max: 10, oom: 1, oomKill: 1 }), events({ max: 10, oom: 2, oomKill: 2 }), 1)).toBe('agents-root');
+  });
+
+  it('v1 without a failcnt rise: the high-water mark at its own limit → its own limit', () => {
+    const M = 2 ** 20;
+    expect(oomScope(events({ oom: 1, oomKill: 1 }), events({ oom: 2, oomKill: 2 }), 1, reachedLimit(64 * M, 64 * M))).toBe('agent');
+    expect(oomScope(events({ oom: 1, oomKill: 1 }), events({ oom: 2, oomKill: 2 }), 1, reachedLimit(300 * M, 4096 * M))).toBe('agents-root');
+    expect(reachedLimit(undefined, 64 * M)).toBe(false);
+    expect(reachedLimit(64 * M, Infinity)).toBe(false);
   });
 });
