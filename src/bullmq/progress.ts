@@ -1,6 +1,7 @@
 /** A running agent's events as its job's progress (`job.updateProgress`), so producers can follow it. */
 import type { Job } from 'bullmq';
 import type { Agent } from '../host/agent.js';
+import type { AgentPressureEvent } from '../monitor/types.js';
 import type { AgentJobProgress } from './job.js';
 
 /** Reports `started` now, then pressure, soft timeouts, OOM kills and kills; returns the function that stops listening. */
@@ -10,9 +11,9 @@ export function reportProgress(job: Pick<Job, 'updateProgress'>, agent: Agent, n
     // Progress is advisory: a lost connection must not fail the agent.
     job.updateProgress(value as unknown as object).catch(() => undefined);
   };
-  const onPressure = (event: Record<string, unknown>): void => progress('pressure', { ...event });
+  const onPressure = (event: AgentPressureEvent): void => progress('pressure', { ...event });
   const onSoft = (event: { elapsedMs: number }): void => progress('soft-timeout', { elapsedMs: event.elapsedMs });
-  const onOom = (event: { count: number; total: number }): void => progress('oom', { count: event.count, total: event.total });
+  const onOom = (event: { count: number; total: number; scope: string }): void => progress('oom', { count: event.count, total: event.total, scope: event.scope });
   const onKill = (event: { reason: string; force: boolean }): void => progress('killing', { reason: event.reason, force: event.force });
   agent.on('pressure', onPressure);
   agent.on('soft-timeout', onSoft);

@@ -37,12 +37,12 @@ export class FakeHost extends Emitter<AgentHostEvents> {
 
   pauseAdmission(why: string): void {
     this.#paused = why;
-    this.emitQueue({ reason: 'paused', size: 0, pending: this.#agents.size, paused: true, why });
+    this.emitQueue({ reason: 'paused', size: 0, running: this.#agents.size, pending: this.#agents.size, paused: true, why });
   }
 
   resumeAdmission(): void {
     this.#paused = undefined;
-    this.emitQueue({ reason: 'resumed', size: 0, pending: this.#agents.size, paused: false });
+    this.emitQueue({ reason: 'resumed', size: 0, running: this.#agents.size, pending: this.#agents.size, paused: false });
   }
 
   emitQueue(event: QueueEvent): void {
@@ -58,7 +58,7 @@ export class FakeHost extends Emitter<AgentHostEvents> {
   }
 
   status(): HostStatus {
-    return { queue: { size: 0, pending: this.#agents.size, paused: this.#paused !== undefined, why: this.#paused } } as unknown as HostStatus;
+    return { queue: { size: 0, running: this.#agents.size, pending: this.#agents.size, paused: this.#paused !== undefined, why: this.#paused } } as unknown as HostStatus;
   }
 
   /** An agent found alive by start(), as after an orchestrator restart. */

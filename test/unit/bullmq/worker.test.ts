@@ -103,9 +103,9 @@ describe('createAgentWorker', () => {
     expect(await settled((await queue.getJob('held-1'))!)).toBe('completed');
     expect(worker.heldBack).toBe(false);
     // A host whose own queue holds agents is at capacity: the same holding back.
-    host.emitQueue({ reason: 'queued', size: 1, pending: 4, paused: false });
+    host.emitQueue({ reason: 'queued', size: 1, running: 4, pending: 4, paused: false });
     expect(worker.heldBack).toBe(true);
-    host.emitQueue({ reason: 'dequeued', size: 0, pending: 4, paused: false });
+    host.emitQueue({ reason: 'dequeued', size: 0, running: 4, pending: 4, paused: false });
     expect(worker.heldBack).toBe(false);
   });
 
