@@ -6,13 +6,11 @@
  */
 import type { Cgroup } from '../cgroup/cgroup.js';
 import type { Subprocess } from '../cgroup/spawn.js';
-import type { MemoryEvents } from '../cgroup/stats.js';
 import { signalQuietly } from '../cgroup/v2.js';
 import { NO_MEMORY_EVENTS, type CgroupWatcher } from '../cgroup/watch.js';
 import { AgentHostError, ErrorCode, isAgentHostError } from '../errors.js';
 import type { TimeoutPolicy, TimeoutTimer } from '../timeout/index.js';
 import { parseDuration, type Duration } from '../util/duration.js';
-import { parseSize } from '../util/size.js';
 import { Agent, type AgentSource } from './agent.js';
 import type { AgentResult, AgentState, KillReason } from './events.js';
 import { agentEnv, type Adopted, type RunCgroup, type RunContext, type RunSpec, type StopOptions } from './run-contract.js';
@@ -20,7 +18,7 @@ import type { AgentRecord } from './state.js';
 import type { AgentUserRecord } from '../users/index.js';
 import { asUser, RunLeases } from './run-leases.js';
 import { transition } from './run-state.js';
-import { oomScope, reachedLimit } from './oom-scope.js';
+import { OomCounter } from './oom-scope.js';
 
 /** One agent's run: its state machine, its resources, its one stop path. See the file comment. */
 export class AgentRun implements AgentSource {
@@ -39,8 +37,7 @@ export class AgentRun implements AgentSource {
   #timer: TimeoutTimer | undefined;
   /** Extensions asked for before the timer was armed (while queued or starting). */
   #extension = 0;
-  /** The memory event counters at the last `oom` event: a new cgroup starts at zero. */
-  #oomSeen: Readonly<MemoryEvents> = NO_MEMORY_EVENTS;
+  #oom = new OomCounter();
   /** The stop being carried out, or asked for while starting. */
   #stop: { reason: KillReason; options: StopOptions } | undefined;
   #killAt = Infinity;
@@ -68,7 +65,7 @@ export class AgentRun implements AgentSource {
     run.#leases = new RunLeases(run.id, ctx, adopted);
     run.#startedAt = adopted.startedAt;
     run.#watcher = adopted.cgroup.watch({ pollInterval: 0 });
-    run.#oomSeen = { ...run.#watcher.counters };
+    run.#oom = new OomCounter(run.#watcher.counters);
     run.#state = 'running';
     run.#run();
     run.#write();
@@ -337,7 +334,7 @@ export class AgentRun implements AgentSource {
     note(await this.#guard(() => void (peakMemory = cgroup.peakMemory() ?? 0)));
     this.#watcher!.close();
     note(await this.#release(this.#spec.keepCgroup ? undefined : cgroup));
-    const oomKills = this.#oomSeen.oomKill;
+    const oomKills = this.#oom.kills;
     const reason = this.#stop?.reason ?? (oomKills > 0 ? 'oom' : 'exit');
     this.#end({ exitCode, signal, reason, peakMemory, oomKills, ...(failure && { error: failure }) }, true);
   }
@@ -371,15 +368,8 @@ export class AgentRun implements AgentSource {
   }
 
   #reportOom(): void {
-    const counters = this.#watcher!.counters;
-    const before = this.#oomSeen;
-    const count = counters.oomKill - before.oomKill;
-    if (count <= 0) return;
-    this.#oomSeen = { ...counters };
-    const cgroup = this.#cgroup!;
-    const atLimit = cgroup.version === 1 && reachedLimit(cgroup.peakMemory(), parseSize(this.#spec.limits.memoryMax ?? 'max'));
-    const scope = oomScope(before, counters, cgroup.version, atLimit);
-    this.#ctx.emit(this.agent, 'oom', { count, total: counters.oomKill, counters, scope });
+    const event = this.#oom.next(this.#watcher!.counters, this.#cgroup!, this.#spec.limits.memoryMax);
+    if (event) this.#ctx.emit(this.agent, 'oom', event);
   }
 
   #write(): void {
