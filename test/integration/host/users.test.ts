@@ -84,6 +84,12 @@ describe.skipIf(!root || !hasCommand('git'))('agents of their own users (root or
     expect(home.trim()).toMatch(/^\/run\/nova-agent-homes\/homed-/);
     expect(statSync(home.trim(), { throwIfNoEntry: false })).toBeUndefined();
 
+    // exec() into a live agent runs as that agent's user, HOME its workspace: never a root process in its cgroup.
+    expect(neighbour.user).toMatchObject({ dynamic: true, uid: expect.any(Number) });
+    expect(neighbour.user!.uid).toBeGreaterThanOrEqual(200_000);
+    const probe = await host.exec('neighbour', 'sh', ['-c', 'echo "$(id -u) $(id -g) $HOME"'], { stdio: ['ignore', 'pipe', 'ignore'], buffer: true });
+    expect(probe.stdout).toBe(`${neighbour.user!.uid} ${neighbour.user!.gid} ${neighbour.workspace}`);
+
     await host.kill('neighbour', { force: true });
     // Every uid this orchestrator leased is free again (the lease directory is machine-wide).
     expect([...new DynamicUsers().leases().values()].filter((lease) => lease.pid === process.pid)).toEqual([]);
