@@ -54,6 +54,10 @@ export const ErrorCode = {
   AGENT_JOB_FAILED: 'ERR_AGENT_JOB_FAILED',
   /** Every workspace slot is leased. */
   WORKSPACE_EXHAUSTED: 'ERR_WORKSPACE_EXHAUSTED',
+  /** Every uid of the dynamic agent users' range is leased (or taken by an account). */
+  USERS_EXHAUSTED: 'ERR_USERS_EXHAUSTED',
+  /** A `user` name that the system's user database (`/etc/passwd`) does not have. */
+  USER_NOT_FOUND: 'ERR_USER_NOT_FOUND',
   /** Preflight found a failing check that would make isolation a lie. */
   PREFLIGHT_FAILED: 'ERR_PREFLIGHT_FAILED',
   /** /proc/meminfo could not be read or lacks MemTotal (not Linux, /proc not mounted). */

@@ -11,6 +11,7 @@ export { parseDuration, type Duration } from './util/duration.js';
 export { validateName } from './util/name.js';
 export * from './timeout/index.js';
 export * from './host/index.js';
+export * from './users/index.js';
 export * from './monitor/index.js';
 export * from './setup/index.js';
 export * from './metrics/index.js';

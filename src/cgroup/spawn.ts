@@ -36,6 +36,15 @@ export interface SpawnOptions {
    * join-before-exec shim is used instead. (Spawns from a worker thread use the shim on v2 anyway.)
    */
   forkInside?: boolean;
+  /**
+   * Run as this user id; give `gid` with it. Needs a root orchestrator. Supplementary groups are
+   * dropped (libuv calls setgroups(0) before setgid/setuid). The process still joins its cgroup
+   * as root (forked from inside, or moved by the orchestrator before its exec), so its cgroup
+   * files stay root's and it cannot change them. Default: the orchestrator's user.
+   */
+  uid?: number;
+  /** Run with this group id (and no supplementary groups); give `uid` with it. */
+  gid?: number;
 }
 
 /** What a {@link Subprocess} resolves with once it has ended (or failed to start). */
@@ -72,6 +81,9 @@ export interface PreparedSpawn {
   stdio: [StdioOption, StdioOption, StdioOption];
   buffer: boolean;
   detached: boolean;
+  /** The user to run as, both or neither. */
+  uid: number | undefined;
+  gid: number | undefined;
 }
 
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ'];
@@ -93,17 +105,22 @@ export function prepareSpawn(command: string, args: readonly string[], options: 
     stdio: stdio.map((s) => s ?? 'ignore') as PreparedSpawn['stdio'],
     buffer: options.buffer ?? false,
     detached: options.detached ?? true,
+    ...checkIds(options.uid, options.gid),
   };
 }
 
-/** Starts `file` (`prepared.file` unless given, e.g. a shim in front of it) with `prepared`'s options. */
-export function startProcess(prepared: PreparedSpawn, file = prepared.file, args = prepared.args): Subprocess {
+/**
+ * Starts `file` (`prepared.file` unless given, e.g. a shim in front of it) with `prepared`'s options;
+ * `extraStdio` are fds 3 and up (a shim's gate).
+ */
+export function startProcess(prepared: PreparedSpawn, file = prepared.file, args = prepared.args, extraStdio: StdioOptions = []): Subprocess {
   const startedAt = performance.now();
   const opened: number[] = [];
   let child: ChildProcess;
   try {
-    const stdio = prepared.stdio.map((s, fd) => (typeof s === 'object' ? openOutput(s, fd, opened) : s)) as StdioOptions;
-    child = spawn(file, args, { cwd: prepared.cwd, env: prepared.env, stdio, detached: prepared.detached });
+    const stdio = [...prepared.stdio.map((s, fd) => (typeof s === 'object' ? openOutput(s, fd, opened) : s)), ...extraStdio] as StdioOptions;
+    const user = prepared.uid === undefined ? {} : { uid: prepared.uid, gid: prepared.gid };
+    child = spawn(file, args, { cwd: prepared.cwd, env: prepared.env, stdio, detached: prepared.detached, ...user });
   } catch (error) {
     throw error instanceof AgentHostError ? error : spawnError(error as NodeJS.ErrnoException);
   } finally {
@@ -187,6 +204,18 @@ function buildEnv(extra: SpawnOptions['env'], extend: boolean): Record<string, s
     else env[key] = value;
   }
   return env;
+}
+
+const MAX_ID = 0xffff_fffe; // (uid_t)-1 means "unchanged" to setuid(2)
+
+/** Both ids or neither: a uid alone would keep the orchestrator's group (root's, usually). */
+function checkIds(uid: number | undefined, gid: number | undefined): { uid: number | undefined; gid: number | undefined } {
+  const valid = (id: unknown): boolean => Number.isSafeInteger(id) && (id as number) >= 0 && (id as number) <= MAX_ID;
+  if (uid === undefined && gid === undefined) return { uid, gid };
+  if (!valid(uid) || !valid(gid)) {
+    throw new AgentHostError(ErrorCode.INVALID_OPTION, `uid and gid must be given together, as integers from 0 to ${MAX_ID}; got uid ${uid}, gid ${gid}`);
+  }
+  return { uid, gid };
 }
 
 function checkCwd(cwd: string): void {

@@ -18,6 +18,7 @@ import { validateName } from '../util/name.js';
 import type { Agent, AgentResult } from './agent.js';
 import { hostLimits } from './agent-limits.js';
 import { AgentRun } from './agent-run.js';
+import { asUser } from './run-leases.js';
 import { resolveSpawn, type AgentHostOptions, type AgentKillOptions, type SpawnAgentOptions } from './options.js';
 import { AGENT_ID_ENV, agentEnv, type RunContext } from './run-contract.js';
 import { Admission } from './admission.js';
@@ -31,6 +32,7 @@ import { reattach } from './reattach.js';
 import { buildMemoryReport, buildStatus, type MemoryReport, type HostStatus } from './report.js';
 import { StateStore } from './state.js';
 import { WorkspacePool } from './workspaces.js';
+import { AgentUsers } from '../users/index.js';
 import { AGENT_CGROUP_ENV } from '../agent/locate.js';
 
 export { AGENT_ID_ENV, AGENT_CGROUP_ENV, type AgentHostOptions, type AgentKillOptions, type PreflightMode, type SpawnAgentOptions };
@@ -54,6 +56,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   /** The registry: one run per live agent, the run owning everything about it. */
   readonly #runs = new Map<string, AgentRun>();
   readonly #pool: WorkspacePool | undefined;
+  readonly #users: AgentUsers;
   readonly #monitor: MemoryMonitor | undefined;
   #placement: Placement | undefined;
   #lock: HostLock | undefined;
@@ -74,6 +77,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#timeouts = TimeoutPolicy.from(options.timeouts, new TimeoutPolicy());
     this.#admission = new Admission({ concurrency: options.maxConcurrent ?? Infinity, onEvent: (event) => this.emit('queue', event) });
     this.#pool = options.workspaces ? new WorkspacePool(options.workspaces) : undefined;
+    this.#users = new AgentUsers(options.user, options.users);
     if (options.monitor !== false) this.#monitor = linkMonitor({ budget: options.budget, ...options.monitor }, { runs: this.#runs, admission: this.#admission, events: this, root: () => this.#placement?.root });
   }
 
@@ -123,11 +127,12 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       root: placement.root,
       state: this.#state,
       pool: this.#pool,
+      users: this.#users,
       log: this.#log,
       adopt: (cgroup, record, pid) => {
         const info = { id: cgroup.name, command: record?.command ?? '', args: record?.args ?? [], priority: record?.priority ?? 0, protected: record?.protected ?? false, preferred: record?.preferred ?? false };
         const spec = { info, limits: {}, spawn: {}, workspace: false, keepCgroup: false, timeouts: undefined, killGrace: this.#grace };
-        const run = AgentRun.adopt(spec, this.#context, { cgroup, pid, workspace: record?.workspace, startedAt: record?.startedAt ?? Date.now() });
+        const run = AgentRun.adopt(spec, this.#context, { cgroup, pid, workspace: record?.workspace, user: record?.user, startedAt: record?.startedAt ?? Date.now() });
         this.#runs.set(run.id, run);
         this.emit('adopt', run.agent);
       },
@@ -163,7 +168,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#assertStarted();
     validateName(id, 'agent id');
     if (this.#runs.has(id)) throw new AgentHostError(ErrorCode.AGENT_EXISTS, `agent ${id} is already live`);
-    const defaults = { limits: this.#limits, timeouts: this.#timeouts, killGrace: this.#grace, forkInside: this.#options.forkInside, pool: this.#pool !== undefined };
+    const defaults = { limits: this.#limits, timeouts: this.#timeouts, killGrace: this.#grace, forkInside: this.#options.forkInside, pool: this.#pool !== undefined, users: this.#users };
     const { spec, queueTimeout } = resolveSpawn(id, options, defaults);
     const run = new AgentRun(spec, this.#context);
     return new Promise<Agent>((resolve, reject) => {
@@ -211,14 +216,14 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     return run.stop(options.reason ?? 'killed', { grace, ...(options.details && { details: options.details }) });
   }
 
-  /** Runs another command inside a live agent's cgroup (as `run-in-cgroup` does): a helper, a debugger, a probe. */
+  /** Runs another command inside a live agent's cgroup (as `run-in-cgroup` does), as the agent's user: a helper, a debugger, a probe. */
   exec(id: string, command: string, args: readonly string[] = [], options: SpawnOptions = {}): Subprocess {
     const run = this.#runs.get(id);
     const cgroup = run?.cgroup;
     if (!run || !cgroup || !['running', 'paused', 'stopping'].includes(run.state)) {
       throw new AgentHostError(ErrorCode.AGENT_NOT_RUNNING, `agent ${id} is not running`);
     }
-    return cgroup.spawn(command, args, { ...options, env: { ...agentEnv(id, cgroup), ...options.env } });
+    return cgroup.spawn(command, args, asUser(run, { ...options, env: { ...agentEnv(id, cgroup), ...options.env } }));
   }
 
   /** @deprecated Use {@link exec}: it runs a command in an agent's cgroup, not an agent. */
@@ -304,6 +309,9 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       createCgroup: (id, limits) => Cgroup.create(this.#placed().root, id, { limits }),
       get pool() {
         return host.#pool;
+      },
+      get users() {
+        return host.#users;
       },
       get state() {
         return host.#state!;

@@ -1,24 +1,24 @@
 /**
  * AgentRun: one agent's life, owned by one object. It holds the agent's cgroup, watcher, timeout
- * timer, workspace lease and state record, changes its state through one transition table, and
- * stops it through one path, `stop(reason, { grace })`, whoever asks: a caller's kill, the hard
- * timeout, memory relief, the monitor's livelock kill, dispose().
+ * timer, user and workspace leases (run-leases.ts) and state record, changes its state through one
+ * transition table, and stops it through one path, `stop(reason, { grace })`, whoever asks: a
+ * caller's kill, the hard timeout, memory relief, the monitor's livelock kill, dispose().
  */
 import type { Cgroup } from '../cgroup/cgroup.js';
 import type { Subprocess } from '../cgroup/spawn.js';
-import type { MemoryEvents } from '../cgroup/stats.js';
 import { signalQuietly } from '../cgroup/v2.js';
 import { NO_MEMORY_EVENTS, type CgroupWatcher } from '../cgroup/watch.js';
 import { AgentHostError, ErrorCode, isAgentHostError } from '../errors.js';
 import type { TimeoutPolicy, TimeoutTimer } from '../timeout/index.js';
 import { parseDuration, type Duration } from '../util/duration.js';
-import { parseSize } from '../util/size.js';
 import { Agent, type AgentSource } from './agent.js';
 import type { AgentResult, AgentState, KillReason } from './events.js';
 import { agentEnv, type Adopted, type RunCgroup, type RunContext, type RunSpec, type StopOptions } from './run-contract.js';
 import type { AgentRecord } from './state.js';
+import type { AgentUserRecord } from '../users/index.js';
+import { asUser, RunLeases } from './run-leases.js';
 import { transition } from './run-state.js';
-import { oomScope, reachedLimit } from './oom-scope.js';
+import { OomCounter } from './oom-scope.js';
 
 /** One agent's run: its state machine, its resources, its one stop path. See the file comment. */
 export class AgentRun implements AgentSource {
@@ -32,13 +32,12 @@ export class AgentRun implements AgentSource {
   #watcher: CgroupWatcher | undefined;
   #subprocess: Subprocess | undefined;
   #pid: number | undefined;
-  #workspace: string | undefined;
+  #leases: RunLeases;
   #startedAt: number | undefined;
   #timer: TimeoutTimer | undefined;
   /** Extensions asked for before the timer was armed (while queued or starting). */
   #extension = 0;
-  /** The memory event counters at the last `oom` event: a new cgroup starts at zero. */
-  #oomSeen: Readonly<MemoryEvents> = NO_MEMORY_EVENTS;
+  #oom = new OomCounter();
   /** The stop being carried out, or asked for while starting. */
   #stop: { reason: KillReason; options: StopOptions } | undefined;
   #killAt = Infinity;
@@ -51,6 +50,7 @@ export class AgentRun implements AgentSource {
   constructor(spec: RunSpec, ctx: RunContext) {
     this.#spec = spec;
     this.#ctx = ctx;
+    this.#leases = new RunLeases(spec.info.id, ctx);
     this.agent = new Agent(spec.info, this);
     this.result = new Promise((resolve) => {
       this.#settle = resolve;
@@ -62,10 +62,10 @@ export class AgentRun implements AgentSource {
     const run = new AgentRun(spec, ctx);
     run.#cgroup = adopted.cgroup;
     run.#pid = adopted.pid;
-    run.#workspace = adopted.workspace;
+    run.#leases = new RunLeases(run.id, ctx, adopted);
     run.#startedAt = adopted.startedAt;
     run.#watcher = adopted.cgroup.watch({ pollInterval: 0 });
-    run.#oomSeen = { ...run.#watcher.counters };
+    run.#oom = new OomCounter(run.#watcher.counters);
     run.#state = 'running';
     run.#run();
     run.#write();
@@ -86,7 +86,11 @@ export class AgentRun implements AgentSource {
     return this.#cgroup as Cgroup | undefined;
   }
   get workspace(): string | undefined {
-    return this.#workspace;
+    return this.#leases.workspace;
+  }
+  /** Who the agent runs as, when not the orchestrator's user. */
+  get user(): AgentUserRecord | undefined {
+    return this.#leases.user;
   }
   get startedAt(): number | undefined {
     return this.#startedAt;
@@ -116,8 +120,8 @@ export class AgentRun implements AgentSource {
   }
 
   /**
-   * Leases the workspace, creates the cgroup, forks the command inside it and waits until it is
-   * in, writes the record and arms the timeouts. On failure nothing of it stays (each cleanup step
+   * Leases the user and workspace, creates the cgroup, forks the command inside it and waits until
+   * it is in, writes the record and arms the timeouts. On failure nothing of it stays (each cleanup step
    * on its own: under fd exhaustion one may fail too), the result settles with reason `error`, no
    * `exit` is emitted (the agent never ran) and the typed error is thrown.
    */
@@ -126,9 +130,11 @@ export class AgentRun implements AgentSource {
     this.#dequeue = undefined;
     const { info, spawn } = this.#spec;
     try {
-      if (this.#spec.workspace) this.#workspace = this.#ctx.pool!.lease(info.id);
+      this.#leases.acquire(this.#spec);
       const cgroup = (this.#cgroup = this.#ctx.createCgroup(info.id, this.#spec.limits));
-      this.#subprocess = cgroup.spawn(info.command, info.args, { ...spawn, cwd: spawn.cwd ?? this.#workspace, env: { ...spawn.env, ...agentEnv(info.id, cgroup) } });
+      // An agent of its own user starts at home: the orchestrator's directory is not its to write.
+      const options = { ...spawn, cwd: spawn.cwd ?? this.#leases.home, env: { ...spawn.env, ...agentEnv(info.id, cgroup) } };
+      this.#subprocess = cgroup.spawn(info.command, info.args, asUser(this.#leases, options));
       this.#pid = await cgroup.joined(this.#subprocess);
       this.#startedAt = Date.now();
       // Counted from zero: the cgroup is new, so an OOM kill before this line is still reported.
@@ -328,18 +334,16 @@ export class AgentRun implements AgentSource {
     note(await this.#guard(() => void (peakMemory = cgroup.peakMemory() ?? 0)));
     this.#watcher!.close();
     note(await this.#release(this.#spec.keepCgroup ? undefined : cgroup));
-    const oomKills = this.#oomSeen.oomKill;
+    const oomKills = this.#oom.kills;
     const reason = this.#stop?.reason ?? (oomKills > 0 ? 'oom' : 'exit');
     this.#end({ exitCode, signal, reason, peakMemory, oomKills, ...(failure && { error: failure }) }, true);
   }
 
-  /** Deletes `cgroup` (if given), ends the lease, removes the record: each step on its own. */
+  /** Deletes `cgroup` (if given), ends the leases (the user last, run-leases.ts), removes the record: each step on its own. */
   async #release(cgroup: RunCgroup | undefined): Promise<Error | undefined> {
-    const errors = [
-      cgroup && (await this.#guard(() => cgroup.delete())),
-      this.#workspace !== undefined ? await this.#guard(() => this.#ctx.pool!.release(this.#workspace!)) : undefined,
-      await this.#guard(() => this.#ctx.state.remove(this.id)),
-    ];
+    const steps = [...(cgroup ? [() => cgroup.delete()] : []), ...this.#leases.releases(), () => this.#ctx.state.remove(this.id)];
+    const errors: Array<Error | undefined> = [];
+    for (const step of steps) errors.push(await this.#guard(step));
     return errors.find((error) => error !== undefined);
   }
 
@@ -364,26 +368,13 @@ export class AgentRun implements AgentSource {
   }
 
   #reportOom(): void {
-    const counters = this.#watcher!.counters;
-    const before = this.#oomSeen;
-    const count = counters.oomKill - before.oomKill;
-    if (count <= 0) return;
-    this.#oomSeen = { ...counters };
-    const cgroup = this.#cgroup!;
-    const atLimit = cgroup.version === 1 && reachedLimit(cgroup.peakMemory(), parseSize(this.#spec.limits.memoryMax ?? 'max'));
-    const scope = oomScope(before, counters, cgroup.version, atLimit);
-    this.#ctx.emit(this.agent, 'oom', { count, total: counters.oomKill, counters, scope });
+    const event = this.#oom.next(this.#watcher!.counters, this.#cgroup!, this.#spec.limits.memoryMax);
+    if (event) this.#ctx.emit(this.agent, 'oom', event);
   }
 
   #write(): void {
-    const { info } = this.#spec;
-    const record: AgentRecord = {
-      ...info,
-      pid: this.#pid,
-      startedAt: this.#startedAt!,
-      workspace: this.#workspace,
-      owner: process.pid,
-    };
+    const { workspace, user } = this.#leases;
+    const record: AgentRecord = { ...this.#spec.info, pid: this.#pid, startedAt: this.#startedAt!, workspace, ...(user && { user }), owner: process.pid };
     this.#ctx.state.write(record);
   }
 

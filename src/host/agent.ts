@@ -4,6 +4,7 @@ import type { Cgroup } from '../cgroup/cgroup.js';
 import type { Subprocess } from '../cgroup/spawn.js';
 import type { CgroupStats } from '../cgroup/stats.js';
 import type { Duration } from '../util/duration.js';
+import type { AgentUserRecord } from '../users/index.js';
 import { Emitter } from '../util/emitter.js';
 import type { AgentEventMap, AgentResult, AgentState } from './events.js';
 
@@ -36,6 +37,7 @@ export interface AgentSource {
   readonly pid: number | undefined;
   readonly cgroup: Cgroup | undefined;
   readonly workspace: string | undefined;
+  readonly user: AgentUserRecord | undefined;
   readonly startedAt: number | undefined;
   readonly subprocess: Subprocess | undefined;
   readonly result: Promise<AgentResult>;
@@ -94,6 +96,15 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
     return this.#run.workspace;
   }
 
+  /**
+   * Who the agent runs as: its `uid` and `gid`, whether they are `dynamic` (leased for its life),
+   * and the `home` made for it (none when its workspace is its HOME). `undefined` when it runs as
+   * the orchestrator's own user (`user: 'root'`, or a non-root orchestrator).
+   */
+  get user(): Readonly<AgentUserRecord> | undefined {
+    return this.#run.user;
+  }
+
   /** When the run started (ms since the epoch). */
   get startedAt(): number | undefined {
     return this.#run.startedAt;
@@ -133,6 +144,6 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
 
   /** The identifying fields only (no streams, no cgroup object), so an agent logs and serialises cleanly. */
   toJSON(): Record<string, unknown> {
-    return { id: this.id, state: this.state, pid: this.pid, cgroup: this.cgroup?.path, workspace: this.workspace, startedAt: this.startedAt };
+    return { id: this.id, state: this.state, pid: this.pid, cgroup: this.cgroup?.path, workspace: this.workspace, uid: this.user?.uid, startedAt: this.startedAt };
   }
 }

@@ -1,6 +1,7 @@
 /** The host preflight `start()` runs: the host checks, before anything is created, so refusing leaves nothing behind. */
 import { assertIsolation, preflight, type PreflightOptions, type PreflightReport } from '../setup/index.js';
 import type { Cgroup } from '../cgroup/cgroup.js';
+import type { AgentUser } from '../users/index.js';
 import type { Logger } from './logger.js';
 
 /** What `start()` does with failing preflight checks. */
@@ -11,6 +12,8 @@ export interface HostPreflightOptions extends Pick<PreflightOptions, 'budget' | 
   preflight?: PreflightMode | (PreflightOptions & { mode?: Exclude<PreflightMode, 'off'> });
   cgroupRoot?: string | Cgroup;
   rootName?: string;
+  /** The agents' user: the `agent-users` check judges it (a `preflight.agentUser` wins). */
+  user?: AgentUser;
 }
 
 /**
@@ -27,6 +30,7 @@ export function runPreflight(options: HostPreflightOptions, log: Logger): Prefli
     budget: options.budget,
     reserve: options.reserve,
     agentsMemoryMax: options.agentsMemoryMax,
+    ...(options.user !== undefined && { agentUser: options.user }),
     ...rest,
     ...(root !== undefined && { cgroupRoot: root }),
     ...(options.rootName !== undefined && { rootName: options.rootName }),

@@ -5,6 +5,8 @@
  * agent's cgroup, the limit was one above it — the agents' root's backstop, or a container's.
  */
 import type { MemoryEvents } from '../cgroup/stats.js';
+import { NO_MEMORY_EVENTS } from '../cgroup/watch.js';
+import { parseSize, type Size } from '../util/size.js';
 
 /** `agent`: its own memory.max; `agents-root`: a limit above the agent (the root's backstop, a container's). */
 export type OomScope = 'agent' | 'agents-root';
@@ -22,4 +24,34 @@ export function oomScope(before: MemoryEvents, after: MemoryEvents, version: 1 |
 /** Whether a high-water mark reached a memory limit: within 3 % of it (charges come in pages and batches). */
 export function reachedLimit(peak: number | undefined, limit: number): boolean {
   return peak !== undefined && Number.isFinite(limit) && peak >= limit * 0.97;
+}
+
+/**
+ * One agent's OOM kills, each told once with its scope: the counters at the last report (a new
+ * cgroup starts at zero; an adopted one at what it had counted) against each new reading.
+ */
+export class OomCounter {
+  #seen: Readonly<MemoryEvents>;
+
+  constructor(seen: Readonly<MemoryEvents> = NO_MEMORY_EVENTS) {
+    this.#seen = { ...seen };
+  }
+
+  /** OOM kills counted so far. */
+  get kills(): number {
+    return this.#seen.oomKill;
+  }
+
+  /**
+   * The kills since the last report and whose limit they came from, or `undefined` when there are
+   * none. `memoryMax` is the agent's own limit (v1 decides by the high-water mark at it).
+   */
+  next(counters: MemoryEvents, cgroup: { readonly version: 1 | 2; peakMemory(): number | undefined }, memoryMax: Size | undefined): { count: number; total: number; counters: MemoryEvents; scope: OomScope } | undefined {
+    const before = this.#seen;
+    const count = counters.oomKill - before.oomKill;
+    if (count <= 0) return undefined;
+    this.#seen = { ...counters };
+    const atLimit = cgroup.version === 1 && reachedLimit(cgroup.peakMemory(), parseSize(memoryMax ?? 'max'));
+    return { count, total: counters.oomKill, counters, scope: oomScope(before, counters, cgroup.version, atLimit) };
+  }
 }

@@ -8,6 +8,7 @@ import type { RunSpec } from './run-contract.js';
 import type { MemoryMonitorOptions } from '../monitor/index.js';
 import type { PreflightOptions } from '../setup/index.js';
 import { TimeoutPolicy, type TimeoutOptions } from '../timeout/index.js';
+import type { AgentUser, AgentUsers, AgentUsersOptions } from '../users/index.js';
 import { parseDuration, type Duration } from '../util/duration.js';
 import type { Size } from '../util/size.js';
 import type { KillReason } from './events.js';
@@ -61,6 +62,15 @@ export interface AgentHostOptions extends PlacementOptions {
    * `forkInside` wins. Default `true`. Set `false` if worker threads of the orchestrator start processes.
    */
   forkInside?: boolean;
+  /**
+   * The user every agent runs as (a spawn's own `user` wins): `'dynamic'` (a uid of its own, leased
+   * for its life), `{ uid, gid }`, a user name, or `'root'` (the orchestrator's own user, unchanged).
+   * Default: `'dynamic'` when the orchestrator runs as root — an agent running as root could raise
+   * its own limits and leave its cgroup — otherwise the orchestrator's own user (it cannot change users).
+   */
+  user?: AgentUser;
+  /** The dynamic users' range (`{ first: 200000, count: 500 }`), their lease directory, where HOMEs go. */
+  users?: AgentUsersOptions;
   /** pino-compatible; silent by default. */
   logger?: Logger;
 }
@@ -91,6 +101,11 @@ export interface SpawnAgentOptions extends SpawnOptions {
   queueTimeout?: Duration;
   /** This agent's timeouts over the host's (`{ hard: '1h' }`), a policy, or `false` for none. Time counts from the start of the run. */
   timeouts?: TimeoutPolicy | TimeoutOptions | false;
+  /**
+   * The user this agent runs as, over the host's `user`. Its HOME is its workspace, or a directory
+   * of its own removed when it ends. (`uid`/`gid` are set from it: give `user`, not those.)
+   */
+  user?: AgentUser;
 }
 
 /** Options of {@link AgentHost.kill}. */
@@ -113,6 +128,8 @@ export interface SpawnDefaults {
   readonly forkInside: boolean | undefined;
   /** Whether the host has a workspace pool. */
   readonly pool: boolean;
+  /** Validates a spawn's `user` (typed errors, nothing leased). Default: no check. */
+  readonly users?: Pick<AgentUsers, 'resolve'>;
 }
 
 /**
@@ -129,6 +146,7 @@ export function resolveSpawn(id: string, options: SpawnAgentOptions, defaults: S
   }
   const limits = layerLimits(defaults.limits, options.limits);
   if (options.workspace && !defaults.pool) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'workspace: true needs the host option `workspaces`');
+  defaults.users?.resolve(options.user);
   const priority = options.priority ?? 0;
   if (!Number.isFinite(priority)) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'priority must be a finite number');
   const timeouts = TimeoutPolicy.from(options.timeouts, defaults.timeouts);
@@ -141,6 +159,7 @@ export function resolveSpawn(id: string, options: SpawnAgentOptions, defaults: S
       limits,
       spawn: { forkInside: defaults.forkInside, ...options },
       workspace: options.workspace ?? false,
+      user: options.user,
       keepCgroup: options.keepCgroup ?? false,
       timeouts,
       killGrace: defaults.killGrace,

@@ -8,6 +8,7 @@ import type { Limits } from '../cgroup/limits.js';
 import type { SpawnOptions } from '../cgroup/spawn.js';
 import { AGENT_CGROUP_ENV } from '../agent/locate.js';
 import type { TimeoutPolicy } from '../timeout/index.js';
+import type { AgentUser, AgentUserRecord, AgentUsers } from '../users/index.js';
 import type { Agent, AgentEvents, AgentInfo } from './agent.js';
 import type { StateStore } from './state.js';
 import type { WorkspacePool } from './workspaces.js';
@@ -47,6 +48,8 @@ export interface RunContext {
   /** Creates the agent's cgroup below the agents' root, with its limits. */
   createCgroup(id: string, limits: Limits): RunCgroup;
   readonly pool: Pick<WorkspacePool, 'lease' | 'release'> | undefined;
+  /** Gives an agent its user (a dynamic uid, a HOME) and takes it back once nothing of the agent runs. */
+  readonly users: Pick<AgentUsers, 'acquire' | 'release'>;
   readonly state: Pick<StateStore, 'write' | 'remove'>;
   /** Emits an agent event on the agent and, with the agent first, on the host. */
   emit<K extends keyof AgentEvents>(agent: Agent, event: K, ...args: Parameters<AgentEvents[K]>): void;
@@ -62,6 +65,8 @@ export interface RunSpec {
   readonly spawn: SpawnOptions;
   /** Lease a workspace slot (its cwd unless `spawn.cwd` is set). */
   readonly workspace: boolean;
+  /** The user it runs as; `undefined`: the host's `user`. */
+  readonly user?: AgentUser;
   readonly keepCgroup: boolean;
   readonly timeouts: TimeoutPolicy | undefined;
   /** Grace of `agent.kill()` without `force`, ms. */
@@ -74,5 +79,7 @@ export interface Adopted {
   /** The recorded main pid, only if it is still in the cgroup (otherwise it may be recycled). */
   readonly pid: number | undefined;
   readonly workspace: string | undefined;
+  /** Who it runs as, from its record: released when it ends. */
+  readonly user?: AgentUserRecord;
   readonly startedAt: number;
 }

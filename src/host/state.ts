@@ -5,6 +5,7 @@
  */
 import { readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AgentUserRecord } from '../users/agent-users.js';
 import { isAlive, privateDir } from './ownership.js';
 
 export interface AgentRecord {
@@ -17,6 +18,8 @@ export interface AgentRecord {
   preferred: boolean;
   startedAt: number;
   workspace: string | undefined;
+  /** Who the agent runs as, when not the orchestrator's user: its uid lease and HOME are released when it ends. */
+  user?: AgentUserRecord;
   /** Pid of the orchestrator that started the agent. */
   owner: number;
 }

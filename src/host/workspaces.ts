@@ -1,12 +1,16 @@
 /**
- * A workspace pool: `slots` directories under `root`, leased to one agent at a time.
- * A lease is a lock file holding the orchestrator's pid, created with O_EXCL, so it survives an
- * orchestrator crash and is reclaimed once that pid is dead.
+ * A workspace pool: `slots` directories under `root`, leased to one agent at a time
+ * through crash-safe lease files (leases.ts), reclaimed once the orchestrator holding one is dead.
+ * A slot leased to an agent running as its own user is owned by that user, mode 0700, so no
+ * other agent can read it; the root is 0711, so agents can reach their own slot but not list others.
  */
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentHostError, ErrorCode } from '../errors.js';
+import { LeaseDir, type LeaseRecord } from './leases.js';
 import { isAlive } from './ownership.js';
+
+export type { LeaseRecord } from './leases.js';
 
 /** Options of a {@link WorkspacePool} (`AgentHostOptions.workspaces`). */
 export interface WorkspacePoolOptions {
@@ -18,12 +22,10 @@ export interface WorkspacePoolOptions {
   clean?: boolean;
 }
 
-/** What a lease's lock file holds: enough to tell a live lease from a dead orchestrator's. */
-export interface LeaseRecord {
-  /** The orchestrator that holds the lease; once it is dead, the slot can be reclaimed. */
-  pid: number;
-  /** The agent the slot is leased to. */
-  agent: string;
+/** Who owns a leased slot: the agent's user. */
+export interface SlotOwner {
+  uid: number;
+  gid: number;
 }
 
 const LEASES = '.leases';
@@ -36,6 +38,7 @@ export class WorkspacePool {
   readonly root: string;
   readonly slots: number;
   readonly #clean: boolean;
+  readonly #leases: LeaseDir;
 
   /** Validates the options only; {@link prepare} creates the directories. */
   constructor(options: WorkspacePoolOptions) {
@@ -49,6 +52,7 @@ export class WorkspacePool {
     this.root = options.root;
     this.slots = slots;
     this.#clean = options.clean ?? true;
+    this.#leases = new LeaseDir(join(this.root, LEASES));
   }
 
   /** Slot directory names: ws-001 … ws-500. */
@@ -56,9 +60,14 @@ export class WorkspacePool {
     return `ws-${String(index + 1).padStart(Math.max(3, String(this.slots).length), '0')}`;
   }
 
-  /** Creates the root, the lease directory and every slot (mode 0700); idempotent. */
+  /**
+   * Creates the root (mode 0711: agents running as their own users pass through it to their slot,
+   * but cannot list it), the lease directory and every slot (mode 0700); idempotent.
+   */
   prepare(): void {
-    for (const dir of [this.root, join(this.root, LEASES)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    chmodSync(this.root, 0o711);
+    this.#leases.prepare();
     for (let i = 0; i < this.slots; i++) {
       const dir = join(this.root, this.slotName(i));
       mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -66,30 +75,37 @@ export class WorkspacePool {
     }
   }
 
-  /** Leases a free slot to `agent`; reclaims slots whose owner process is dead. */
-  lease(agent: string): string {
+  /**
+   * Leases a free slot to `agent`; reclaims slots whose owner process is dead. With `owner`, the
+   * slot is handed to the agent's user (chowned, 0700): only it (and root) can read it.
+   */
+  lease(agent: string, owner?: SlotOwner): string {
+    // The pool was removed under us: make it again (with its modes) rather than fail.
+    if (!existsSync(this.#leases.dir)) this.prepare();
     for (let i = 0; i < this.slots; i++) {
       const name = this.slotName(i);
-      if (this.#tryLock(name, agent)) return join(this.root, name);
+      if (!this.#take(name, agent)) continue;
+      const path = join(this.root, name);
+      if (owner) this.#chown(path, owner);
+      return path;
     }
     throw new AgentHostError(ErrorCode.WORKSPACE_EXHAUSTED, `all ${this.slots} workspace slots under ${this.root} are leased`);
   }
 
   /** Takes over a lease (after an orchestrator restart) for this process. */
   adopt(path: string, agent: string): void {
-    const name = this.#nameOf(path);
-    writeFileSync(this.#lockPath(name), JSON.stringify({ pid: process.pid, agent } satisfies LeaseRecord), { mode: 0o600 });
+    this.#leases.adopt(this.#nameOf(path), agent);
   }
 
-  /** Ends a lease: empties the slot (never following a symlink out of it), then unlocks it. */
+  /**
+   * Ends a lease: hands the slot back to the orchestrator's user (so an agent user that is reused
+   * later cannot write into a free slot), empties it (never following a symlink out of it), unlocks it.
+   */
   release(path: string): void {
     const name = this.#nameOf(path);
+    this.#reclaimOwnership(path);
     if (this.#clean) this.clean(path);
-    try {
-      unlinkSync(this.#lockPath(name));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    this.#leases.release(name);
   }
 
   /** Removes everything inside a slot. `rm` lstat()s each entry, so a link is removed, never its target. */
@@ -108,53 +124,30 @@ export class WorkspacePool {
   /** Leases held now: slot path → agent id and owner pid. */
   leases(): Map<string, LeaseRecord> {
     const result = new Map<string, LeaseRecord>();
-    let names: string[];
-    try {
-      names = readdirSync(join(this.root, LEASES));
-    } catch {
-      return result;
-    }
-    for (const file of names) {
-      if (!file.endsWith('.lock')) continue;
-      const record = this.#read(file.slice(0, -'.lock'.length));
-      if (record) result.set(join(this.root, file.slice(0, -'.lock'.length)), record);
-    }
+    for (const [name, lease] of this.#leases.list()) result.set(join(this.root, name), lease);
     return result;
   }
 
-  #tryLock(name: string, agent: string): boolean {
-    const lock = this.#lockPath(name);
-    const record = JSON.stringify({ pid: process.pid, agent } satisfies LeaseRecord);
-    try {
-      writeFileSync(lock, record, { flag: 'wx', mode: 0o600 });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        this.prepare();
-        return this.#tryLock(name, agent);
-      }
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = this.#read(name);
-      if (owner && isAlive(owner.pid)) return false;
-      // The owner died without releasing: clean the slot and take it over.
-      unlinkSync(lock);
-      return this.#tryLock(name, agent);
-    }
-    if (this.#clean) this.clean(join(this.root, name));
-    mkdirSync(join(this.root, name), { recursive: true, mode: 0o700 });
+  #take(name: string, agent: string): boolean {
+    if (!this.#leases.take(name, agent)) return false;
+    const path = join(this.root, name);
+    if (this.#clean) this.clean(path);
+    mkdirSync(path, { recursive: true, mode: 0o700 });
     return true;
   }
 
-  #read(name: string): LeaseRecord | undefined {
-    try {
-      const record = JSON.parse(readFileSync(this.#lockPath(name), 'utf8')) as LeaseRecord;
-      return Number.isSafeInteger(record.pid) ? record : undefined;
-    } catch {
-      return undefined;
-    }
+  /** Hands a slot to the agent's user; with `clean: false`, what earlier agents left in it too. */
+  #chown(path: string, owner: SlotOwner): void {
+    chmodSync(path, 0o700);
+    if (this.#clean) lchownSync(path, owner.uid, owner.gid);
+    else chownTree(path, owner.uid, owner.gid);
   }
 
-  #lockPath(name: string): string {
-    return join(this.root, LEASES, `${name}.lock`);
+  /** A free slot belongs to the orchestrator's user again (only root ever gave it away). */
+  #reclaimOwnership(path: string): void {
+    const uid = process.getuid?.();
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (uid === 0 && stat?.isDirectory() && (stat.uid !== 0 || stat.gid !== 0)) lchownSync(path, 0, 0);
   }
 
   #nameOf(path: string): string {
@@ -168,3 +161,10 @@ export class WorkspacePool {
 
 /** @deprecated Moved to ownership.ts; kept for code that imported it from here. */
 export { isAlive };
+
+/** lchown()s a tree, never following a link (a link's target outside the slot stays as it was). */
+function chownTree(path: string, uid: number, gid: number): void {
+  lchownSync(path, uid, gid);
+  if (!lstatSync(path).isDirectory()) return;
+  for (const entry of readdirSync(path)) chownTree(join(path, entry), uid, gid);
+}

@@ -5,6 +5,8 @@
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { controllersCheck, modeCheck, psiCheck, rootCheck, swapAccountingCheck } from './checks-cgroup.js';
 import { scratchCheck, swapAreas, swapCheck, thpCheck, workspacesCheck } from './checks-system.js';
+import { agentUsersCheck } from './checks-users.js';
+import type { AgentUser } from '../users/user.js';
 import { resolveSetupOptions, type SetupOptions } from './options.js';
 import type { BudgetOptions } from '../monitor/budget.js';
 import type { BackstopOptions } from '../host/placement.js';
@@ -21,6 +23,8 @@ export interface PreflightOptions extends SetupOptions, BudgetOptions, BackstopO
    * neither passes `false` to keep their warnings out of its report.
    */
   layout?: boolean;
+  /** The `user` agents will run as (`AgentHostOptions.user`), for the `agent-users` check. Default: that option's default. */
+  agentUser?: AgentUser;
 }
 
 /** Reads the host's state and judges it against the recommended setup; changes nothing. */
@@ -42,6 +46,7 @@ export function preflight(options: PreflightOptions = {}): PreflightReport {
     backstopCheck(placed, resolved.procRoot, options),
     ...SYSCTLS.map((spec) => sysctlCheck(sysctlState(spec, resolved.procRoot, mem))),
     thpCheck(resolved.sysRoot),
+    agentUsersCheck(uid, options.agentUser),
   ];
   if (options.layout ?? true) checks.push(scratchCheck(resolved), workspacesCheck(resolved));
   return {

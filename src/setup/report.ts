@@ -11,7 +11,7 @@ export type CheckStatus = 'ok' | 'warn' | 'fail';
 /** One finding of {@link preflight}: what was found, what is recommended, and the command that fixes it. */
 export interface PreflightCheck {
   /** Stable id: `swap`, `cgroup-mode`, `cgroup-controllers`, `cgroup-root`, `swap-accounting`, `psi`, `memory-budget`, `agents-root-limits`,
-   * `sysctl:<key>`, `transparent-hugepages`, `scratch`, `workspaces`. */
+   * `sysctl:<key>`, `transparent-hugepages`, `agent-users`, `scratch`, `workspaces`. */
   id: string;
   /** What is checked, for people. */
   title: string;

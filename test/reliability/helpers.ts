@@ -5,7 +5,7 @@
  * directories in every hierarchy, and processes found by scanning /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,9 +25,15 @@ export const v2 = (): boolean => Cgroup.self().version === 2;
 
 export { defer, runDeferred };
 
-/** A temp directory, removed after the test. */
+/**
+ * A temp directory, removed after the test. Agents write flags and pid files into it, and a root
+ * host runs them as dynamic users: it is world-writable (sticky, as /tmp), while the host's own
+ * state and workspace directories made inside it keep their 0700/0711 modes.
+ */
 export function scratch(label = 'rel'): string {
-  return tempDir(label);
+  const dir = tempDir(label);
+  chmodSync(dir, 0o1777);
+  return dir;
 }
 
 /**

@@ -89,7 +89,9 @@ describe('3. escape attempts', () => {
   it.each(endings)('all die with %s; no process left', async (ending, nested) => {
     const { host, dir } = await startHost({}, 'escape');
     const { args, markers, pids } = escapist(dir, nested);
-    const agent = await host.spawn('escapist', { command: 'sh', args });
+    // Making a sub-cgroup takes the agent's user owning its cgroup: root (the opt-out), or a delegated
+    // orchestrator's user, which its agents share. Running as its own user, mkdir there is refused.
+    const agent = await host.spawn('escapist', { command: 'sh', args, ...(nested && { user: 'root' }) });
     const cgroup = agent.cgroup!;
     // Each wrote its pid, then exec'd its marked sleep.
     await waitFor(() => readPids(pids).length === markers.length && markers.every((m) => processesWith(m).length === 1), {

@@ -89,7 +89,7 @@ describe('12. no shell, owner-only files, no leaked secrets', () => {
   });
 
   it('workspaces, leases and state are owner-only (0700 / 0600), even slots that existed with wider modes', async () => {
-    // The pool root is the caller's directory (it keeps its mode if it exists); the pool makes it 0700.
+    // The pool makes its root 0711: agents of their own users reach their slot, but list nothing.
     const wsRoot = join(scratch('ws'), 'pool');
     mkdirSync(join(wsRoot, 'ws-002'), { recursive: true, mode: 0o700 });
     chmodSync(join(wsRoot, 'ws-002'), 0o777);
@@ -99,7 +99,7 @@ describe('12. no shell, owner-only files, no leaked secrets', () => {
       ['a', 'b'].map((id) => host.spawn(id, { command: 'sh', args: ['-c', `while [ ! -e '${stop}' ]; do sleep 0.1; done`], workspace: true })),
     );
     const mode = (path: string): number => statSync(path).mode & 0o7777;
-    expect(mode(wsRoot)).toBe(0o700);
+    expect(mode(wsRoot)).toBe(0o711);
     expect(mode(join(wsRoot, '.leases'))).toBe(0o700);
     for (const slot of ['ws-001', 'ws-002', 'ws-003']) expect(mode(join(wsRoot, slot)), slot).toBe(0o700);
     const locks = readdirSync(join(wsRoot, '.leases'));
@@ -110,6 +110,10 @@ describe('12. no shell, owner-only files, no leaked secrets', () => {
     expect(records.sort()).toEqual(['a.json', 'b.json', 'host.pid']);
     for (const record of records) expect(mode(join(stateDir, record)), record).toBe(0o600);
     for (const agent of agents) expect(mode(agent.workspace!)).toBe(0o700);
+    // Each slot belongs to its agent's own user while leased (root when the orchestrator is not root).
+    const owners = agents.map((agent) => statSync(agent.workspace!).uid);
+    if (process.getuid?.() === 0) expect(new Set(owners).size).toBe(2);
+    if (process.getuid?.() === 0) expect(owners.every((uid) => uid >= 200_000)).toBe(true);
     await Promise.all(agents.map((a) => a.kill({ force: true })));
   });
 

@@ -58,7 +58,9 @@ describe('7. workspace slot cleanup never follows a link', () => {
       // The main process ends when the test says so; the churner is still at work then.
       `while [ ! -e '${stop}' ]; do sleep 0.05; done`,
     ].join('\n');
-    const agent = await host.spawn('linker', { command: 'sh', args: ['-c', script], workspace: true });
+    // As root, the strongest agent: running as its own user (the default) it could not even hard-link
+    // a file it does not own (protected_hardlinks), nor swap its slot below the root-owned pool.
+    const agent = await host.spawn('linker', { command: 'sh', args: ['-c', script], workspace: true, user: 'root' });
     const slot = agent.workspace!;
     await waitFor(() => readdirSync(slot).some((name) => name.startsWith('churn-')), { message: 'the churner made links' });
     // Everything was made (the churner starts last).
@@ -84,7 +86,13 @@ describe('7. workspace slot cleanup never follows a link', () => {
     const wsRoot = join(scratch('ws'), 'pool');
     const { host } = await startHost({ workspaces: { root: wsRoot, slots: 1 } }, 'slot');
     const slot = join(wsRoot, 'ws-001');
-    const agent = await host.spawn('swapper', { command: 'sh', args: ['-c', `cd / && rm -rf '${slot}' && ln -s '${outside.dir}' '${slot}'`], workspace: true });
+    const swap = ['-c', `cd / && rm -rf '${slot}' && ln -s '${outside.dir}' '${slot}'`];
+    // Running as its own user (the default as root), the agent cannot touch the root-owned pool...
+    const confined = await host.spawn('confined', { command: 'sh', args: swap, workspace: true });
+    expect((await confined.result).exitCode).not.toBe(0);
+    expect(lstatSync(slot).isDirectory()).toBe(true);
+    // ...as root it can, and the slot is recreated all the same.
+    const agent = await host.spawn('swapper', { command: 'sh', args: swap, workspace: true, user: 'root' });
     expect((await agent.result).exitCode).toBe(0);
     expect(lstatSync(slot).isDirectory()).toBe(true);
     expect(readdirSync(slot)).toEqual([]);

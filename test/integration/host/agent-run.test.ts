@@ -21,6 +21,8 @@ function world(root: Cgroup) {
   const ctx: RunContext = {
     createCgroup: (id, limits) => Cgroup.create(root, id, { limits }),
     pool: undefined,
+    // As the orchestrator's user: what is shown here does not depend on who the agent is.
+    users: { acquire: () => undefined, release: () => undefined },
     state: { write: (r) => void records.set(r.id, r), remove: (id) => void records.delete(id) },
     emit: (_agent, event, ...args) => void events.push(event === 'kill' || event === 'exit' ? `${event}:${(args[0] as { reason: string }).reason}` : event),
     ended: () => undefined,

@@ -5,10 +5,10 @@
  * root and state directory adopts the live agents (status, kill, exit noticed) and cleans up the
  * dead ones: cgroups, records and workspace leases.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AgentHost, ErrorCode, type Agent, type AgentResult } from '../../../src/index.js';
+import { AgentHost, DynamicUsers, ErrorCode, type Agent, type AgentResult, type AgentUserRecord } from '../../../src/index.js';
 import { leftovers } from '../../helpers/cgroups.js';
 import { waitFor } from '../../helpers/wait.js';
 import { alive, anyDirExists, childNames, defer, kernelProcs, readPids, SMALL, startOrchestrator, tempDir, testRoot, untilFile } from './harness.js';
@@ -148,6 +148,21 @@ describe('reattach', () => {
       expect(kernelProcs(root.child(id))).toContain(report.agents[id]!.pid);
     }
     expect(readdirSync(stateDir).filter((f) => f.endsWith('.json')).sort()).toEqual(ids.map((id) => `${id}.json`));
+    // As root, each ran as a dynamic user of its own, kept in its record (the one without a workspace with a HOME).
+    const users = new DynamicUsers();
+    const userOf = (id: string): AgentUserRecord | undefined => (JSON.parse(readFileSync(join(stateDir, `${id}.json`), 'utf8')) as { user?: AgentUserRecord }).user;
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      for (const id of ids) {
+        const user = userOf(id)!;
+        expect(user, id).toMatchObject({ dynamic: true, gid: user.uid });
+        expect(readFileSync(`/proc/${report.agents[id]!.pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${user.uid}\\s`, 'm'));
+        expect(users.leases().get(user.uid)?.agent).toBe(id);
+      }
+      expect(existsSync(userOf('forker')!.home!)).toBe(true);
+    }
+    const forkerHome = userOf('forker')?.home;
+    const uids = new Map(ids.map((id) => [id, userOf(id)?.uid]));
 
     // One dies while no orchestrator watches.
     writeFileSync(flag('stop-short'), '');
@@ -169,6 +184,11 @@ describe('reattach', () => {
     const leases = host.workspaces!.leases();
     expect([...leases.values()].map((l) => l.agent).sort()).toEqual(['finisher', 'keeper']);
     for (const lease of leases.values()) expect(lease.pid).toBe(process.pid);
+    // The live ones' uid leases are this host's now; the dead one's uid is free.
+    if (asRoot) {
+      for (const id of live) expect(users.leases().get(uids.get(id)!)).toEqual({ pid: process.pid, agent: id });
+      expect(users.leases().has(uids.get('short')!)).toBe(false);
+    }
 
     // They appear in status() with the kernel's figures.
     const status = host.status();
@@ -201,6 +221,11 @@ describe('reattach', () => {
     expect(childNames(root)).toEqual([]);
     expect(readdirSync(stateDir).filter((f) => f.endsWith('.json'))).toEqual([]);
     expect(host.workspaces!.leases().size).toBe(0);
+    // Their users went with them: no uid lease of this host, the forker's HOME removed.
+    if (asRoot) {
+      expect([...users.leases().values()].filter((lease) => lease.pid === process.pid)).toEqual([]);
+      expect(existsSync(forkerHome!)).toBe(false);
+    }
     expect(host.agents()).toEqual([]);
     await host.dispose();
     expect(readdirSync(stateDir)).toEqual([]);

@@ -3,7 +3,7 @@
  * cgroup (never elsewhere), a temp state directory and workspace root, small limits and a short
  * grace, all torn down after each test — and checked to be gone from the kernel.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { AgentHost, Cgroup, type AgentHostOptions, type HierarchyKey, type Limits } from '../../../src/index.js';
@@ -30,9 +30,15 @@ export interface Fixture {
 
 afterEach(runDeferred);
 
-/** A temp directory, removed after the test. */
+/**
+ * A temp directory, removed after the test. Agents write their flags and pid files into it, and a
+ * root host runs them as dynamic users: it is world-writable (sticky, as /tmp), while the host's
+ * own state and workspace directories made inside it keep their 0700/0711 modes.
+ */
 export function tempDir(label = 'host'): string {
-  return makeTempDir(label);
+  const dir = makeTempDir(label);
+  chmodSync(dir, 0o1777);
+  return dir;
 }
 
 /** A fresh cgroup below this process's own, deleted after the test and checked gone (no dirs, no pids). */

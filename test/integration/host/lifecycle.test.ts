@@ -480,12 +480,13 @@ describe('workspace pool', () => {
     writeFileSync(join(outside, 'precious.txt'), 'keep me');
     const { host } = await startHost({ workspaces: { root: wsRoot, slots: 1 } });
     const slot = join(wsRoot, 'ws-001');
-    const agent = await host.spawn('swapper', {
-      command: 'sh',
-      // The agent runs inside the slot, then swaps the slot itself for a link.
-      args: ['-c', `cd .. && rmdir '${slot}' && ln -s '${outside}' '${slot}'`],
-      workspace: true,
-    });
+    const swap = ['-c', `cd .. && rmdir '${slot}' && ln -s '${outside}' '${slot}'`];
+    // Running as its own user (the default as root), the agent cannot touch the root-owned pool.
+    const confined = await host.spawn('confined', { command: 'sh', args: swap, workspace: true });
+    expect((await confined.result).exitCode).not.toBe(0);
+    expect(lstatSync(slot).isDirectory()).toBe(true);
+    // As root it can: the agent runs inside the slot, then swaps the slot itself for a link.
+    const agent = await host.spawn('swapper', { command: 'sh', args: swap, workspace: true, user: 'root' });
     expect((await agent.result).exitCode).toBe(0);
     expect(lstatSync(slot).isDirectory()).toBe(true);
     expect(readdirSync(slot)).toEqual([]);

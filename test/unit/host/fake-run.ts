@@ -9,7 +9,8 @@ import { AgentRun } from '../../../src/host/agent-run.js';
 import type { AgentRecord } from '../../../src/host/state.js';
 import type { RunCgroup, RunContext, RunSpec } from '../../../src/host/run-contract.js';
 import type { MemoryEvents } from '../../../src/cgroup/stats.js';
-import type { Subprocess } from '../../../src/cgroup/spawn.js';
+import type { SpawnOptions, Subprocess } from '../../../src/cgroup/spawn.js';
+import type { AgentUserRecord } from '../../../src/users/index.js';
 import type { CgroupWatcher } from '../../../src/cgroup/watch.js';
 import { TimeoutPolicy, type TimeoutOptions } from '../../../src/timeout/index.js';
 
@@ -65,6 +66,8 @@ export class FakeCgroup implements RunCgroup {
   /** Held until the test resolves it: the process is forked but not yet known to be inside. */
   join = deferred<number>();
   readonly watchers: FakeWatcher[] = [];
+  /** The options of every spawn, in order. */
+  readonly spawned: SpawnOptions[] = [];
   #exit = deferred<{ exitCode: number | null; signal: string | null }>();
 
   constructor(name: string, autoJoin = true) {
@@ -75,8 +78,9 @@ export class FakeCgroup implements RunCgroup {
   exists(): boolean {
     return this.existing;
   }
-  spawn(): Subprocess {
+  spawn(_command?: string, _args?: readonly string[], options: SpawnOptions = {}): Subprocess {
     this.calls.push('spawn');
+    this.spawned.push(options);
     this.alive = true;
     return Object.assign(this.#exit.promise, { pid: 4242, stdin: null, stdout: null, stderr: null }) as unknown as Subprocess;
   }
@@ -147,6 +151,14 @@ export interface FakeWorld {
   errors: Error[];
   records: Map<string, AgentRecord>;
   leases: Set<string>;
+  /** Agent users held now (a user other than 'root' asked for gets uid 200000 + n). */
+  users: Map<string, AgentUserRecord>;
+  /** Leases and releases in order: `user:<id>`, `slot:<id>`, `-slot:<id>`, `-user:<id>`. */
+  leaseLog: string[];
+  /** Makes every user release throw this. */
+  failUserRelease?: Error;
+  /** Makes every slot lease throw this. */
+  failLease?: Error;
   ended: string[];
   /** Makes the next createCgroup throw this. */
   failCreate?: Error;
@@ -155,7 +167,7 @@ export interface FakeWorld {
 }
 
 export function fakeWorld(): FakeWorld {
-  const world: FakeWorld = { cgroups: [], events: [], errors: [], records: new Map(), leases: new Set(), ended: [], autoJoin: true } as unknown as FakeWorld;
+  const world: FakeWorld = { cgroups: [], events: [], errors: [], records: new Map(), leases: new Set(), users: new Map(), leaseLog: [], ended: [], autoJoin: true } as unknown as FakeWorld;
   world.ctx = {
     createCgroup: (id) => {
       if (world.failCreate) throw world.failCreate;
@@ -165,11 +177,32 @@ export function fakeWorld(): FakeWorld {
     },
     pool: {
       lease: (id) => {
+        if (world.failLease) throw world.failLease;
         const slot = `/ws/${id}`;
         world.leases.add(slot);
+        world.leaseLog.push(`slot:${id}`);
         return slot;
       },
-      release: (slot) => void world.leases.delete(slot),
+      release: (slot) => {
+        world.leases.delete(slot);
+        world.leaseLog.push(`-slot:${slot.slice('/ws/'.length)}`);
+      },
+    },
+    users: {
+      acquire: (id, user, ownHome) => {
+        if (user === undefined || user === 'root') return undefined;
+        const uid = 200_000 + world.users.size;
+        const record: AgentUserRecord = { uid, gid: uid, dynamic: user === 'dynamic', ...(ownHome && { home: `/homes/${id}` }) };
+        world.users.set(id, record);
+        world.leaseLog.push(`user:${id}`);
+        return record;
+      },
+      release: (id, record) => {
+        if (!record) return;
+        if (world.failUserRelease) throw world.failUserRelease;
+        world.users.delete(id);
+        world.leaseLog.push(`-user:${id}`);
+      },
     },
     state: {
       write: (record) => void world.records.set(record.id, record),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MemoryEvents } from '../../../src/cgroup/stats.js';
-import { oomScope, reachedLimit } from '../../../src/host/oom-scope.js';
+import { OomCounter, oomScope, reachedLimit } from '../../../src/host/oom-scope.js';
 
 const events = (e: Partial<MemoryEvents>): MemoryEvents => ({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0, ...e });
 
@@ -21,5 +21,23 @@ describe('oomScope', () => {
     expect(oomScope(events({ oom: 1, oomKill: 1 }), events({ oom: 2, oomKill: 2 }), 1, reachedLimit(300 * M, 4096 * M))).toBe('agents-root');
     expect(reachedLimit(undefined, 64 * M)).toBe(false);
     expect(reachedLimit(64 * M, Infinity)).toBe(false);
+  });
+});
+
+describe('OomCounter', () => {
+  it('tells each kill once, with its scope; an adopted cgroup starts from what it had counted', () => {
+    const M = 2 ** 20;
+    const v2 = { version: 2 as const, peakMemory: () => undefined };
+    const counter = new OomCounter();
+    expect(counter.next(events({}), v2, '64M')).toBeUndefined();
+    expect(counter.next(events({ max: 3, oom: 1, oomKill: 1 }), v2, '64M')).toMatchObject({ count: 1, total: 1, scope: 'agent' });
+    expect(counter.next(events({ max: 3, oom: 1, oomKill: 1 }), v2, '64M')).toBeUndefined();
+    expect(counter.next(events({ max: 3, oom: 1, oomKill: 3 }), v2, '64M')).toMatchObject({ count: 2, total: 3, scope: 'agents-root' });
+    expect(counter.kills).toBe(3);
+    const adopted = new OomCounter(events({ oomKill: 5 }));
+    expect([adopted.kills, adopted.next(events({ oomKill: 5 }), v2, undefined)]).toEqual([5, undefined]);
+    const v1 = { version: 1 as const, peakMemory: () => 64 * M };
+    expect(new OomCounter().next(events({ oom: 1, oomKill: 1 }), v1, '64M')?.scope).toBe('agent');
+    expect(new OomCounter().next(events({ oom: 1, oomKill: 1 }), v1, '4G')?.scope).toBe('agents-root');
   });
 });

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/errors.js';
 import { AgentHost, type AgentHostOptions } from '../../../src/host/agent-host.js';
+import { resolveSpawn } from '../../../src/host/options.js';
+import { AgentUsers, type AgentUser } from '../../../src/users/index.js';
 
 describe('AgentHost options', () => {
   it.each<[string, AgentHostOptions, string]>([
@@ -16,6 +18,9 @@ describe('AgentHost options', () => {
     ['limits.pidsMax 0', { limits: { pidsMax: 0 } }, ErrorCode.INVALID_OPTION],
     ['workspaces without a root', { workspaces: { root: '' } }, ErrorCode.INVALID_OPTION],
     ['workspaces.slots 0', { workspaces: { root: '/tmp/x', slots: 0 } }, ErrorCode.INVALID_OPTION],
+    ['user { uid: -1 }', { user: { uid: -1, gid: 0 } }, ErrorCode.INVALID_OPTION],
+    ['user "bad name!"', { user: 'bad name!' }, ErrorCode.INVALID_OPTION],
+    ['users.first 5', { users: { first: 5 } }, ErrorCode.INVALID_OPTION],
   ])('refuses %s', (_what, options, code) => {
     expect(() => new AgentHost(options)).toThrow(expect.objectContaining({ code }));
   });
@@ -23,6 +28,17 @@ describe('AgentHost options', () => {
   it('accepts Infinity concurrency and the defaults', () => {
     expect(() => new AgentHost({ maxConcurrent: Infinity })).not.toThrow();
     expect(() => new AgentHost()).not.toThrow();
+  });
+});
+
+describe('a spawn’s user', () => {
+  const defaults = { limits: {}, timeouts: undefined, killGrace: 0, forkInside: undefined, pool: false, users: new AgentUsers('root') };
+  it('is validated with the spawn, before anything is queued or leased; the spec carries it to the run', () => {
+    for (const user of [{ uid: 1.5, gid: 0 }, 'no/such', 42] as unknown as AgentUser[]) {
+      expect(() => resolveSpawn('a', { command: 'true', user }, defaults)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION }));
+    }
+    expect(resolveSpawn('a', { command: 'true', user: 'root' }, defaults).spec.user).toBe('root');
+    expect(resolveSpawn('a', { command: 'true' }, defaults).spec.user).toBeUndefined();
   });
 });
 

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -71,13 +72,14 @@ describe('WorkspacePool options', () => {
 });
 
 describe('prepare', () => {
-  it('creates the root, the lease directory and every slot with mode 0700, and fixes an existing slot’s mode', () => {
+  it('creates the root (0711: agents pass, but cannot list), the lease directory and every slot (0700), and fixes an existing slot’s mode', () => {
     mkdirSync(join(root, 'ws-002'), { recursive: true, mode: 0o777 });
     chmodSync(join(root, 'ws-002'), 0o777);
     const pool = new WorkspacePool({ root, slots: 3 });
     pool.prepare();
     expect(readdirSync(root).sort()).toEqual(['.leases', 'ws-001', 'ws-002', 'ws-003']);
     for (const name of ['ws-001', 'ws-002', 'ws-003', '.leases']) expect(mode(join(root, name))).toBe(0o700);
+    expect(mode(root)).toBe(0o711);
     pool.prepare();
     expect(readdirSync(root)).toHaveLength(4);
   });
@@ -150,6 +152,34 @@ describe('leases', () => {
     pool.prepare();
     expect(() => pool.release(path())).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_OPTION }));
     outsideIntact();
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)('slots of agents running as their own users (root)', () => {
+  it('a slot leased to a user is theirs (0700); released, it is root’s again and empty', () => {
+    const pool = new WorkspacePool({ root, slots: 1 });
+    pool.prepare();
+    const slot = pool.lease('a', { uid: 200_123, gid: 200_123 });
+    expect(statSync(slot)).toMatchObject({ uid: 200_123, gid: 200_123 });
+    expect(mode(slot)).toBe(0o700);
+    writeFileSync(join(slot, 'work.txt'), 'x');
+    chownSync(join(slot, 'work.txt'), 200_123, 200_123);
+    pool.release(slot);
+    expect(statSync(slot)).toMatchObject({ uid: 0, gid: 0 });
+    expect(readdirSync(slot)).toEqual([]);
+  });
+
+  it('clean: false hands what an earlier agent left to the next agent’s user, links untouched', () => {
+    const pool = new WorkspacePool({ root, slots: 1, clean: false });
+    pool.prepare();
+    const slot = pool.lease('a', { uid: 200_001, gid: 200_001 });
+    mkdirSync(join(slot, 'cache'));
+    writeFileSync(join(slot, 'cache', 'warm'), 'x');
+    symlinkSync(join(outside, 'precious.txt'), join(slot, 'link'));
+    pool.release(slot);
+    pool.lease('b', { uid: 200_002, gid: 200_002 });
+    for (const path of ['', 'cache', 'cache/warm', 'link']) expect(lstatSync(join(slot, path)).uid).toBe(200_002);
+    expect(statSync(join(outside, 'precious.txt')).uid).toBe(0);
   });
 });
 

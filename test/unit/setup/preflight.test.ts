@@ -49,6 +49,7 @@ describe('preflight on a well set-up v2 host', () => {
       'agents-root-limits',
       ...SYSCTLS.map((s) => `sysctl:${s.key}`),
       'transparent-hugepages',
+      'agent-users',
       'scratch',
       'workspaces',
     ]);
