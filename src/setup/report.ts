@@ -2,8 +2,8 @@
 import type { CgroupMode } from '../cgroup/detect.js';
 
 /**
- * `ok`: as recommended. `warn`: agents are still isolated, but the host is not set up as the seed
- * recommends (swap on with accounting, low kernel limits, no scratch tmpfs...). `fail`: isolation
+ * `ok`: as recommended. `warn`: agents are still isolated, but the host is not set up as
+ * recommended (swap on with accounting, low kernel limits, no scratch tmpfs...). `fail`: isolation
  * would be a lie, or agents could not run at all.
  */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -15,11 +15,11 @@ export interface PreflightCheck {
   id: string;
   /** What is checked, for people. */
   title: string;
-  /** `fail`: isolation would be a lie or agents could not run; `warn`: works, but not as the seed intends. */
+  /** `fail`: isolation would be a lie or agents could not run; `warn`: works, but not as recommended. */
   status: CheckStatus;
   /** What was found. */
   found: string;
-  /** What the seed (and this library) recommends. */
+  /** What this library recommends. */
   recommended: string;
   /** The exact shell command(s) that fix it (as root); `undefined` when the check is ok. */
   fix: string | undefined;
