@@ -2,7 +2,7 @@
  * Per-test clean-up shared by the integration and reliability suites: what a test registers with
  * {@link defer} runs after it, last first, every step even when one fails.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -29,6 +29,8 @@ export async function runDeferred(): Promise<void> {
 /** A temp directory, removed after the test. */
 export function tempDir(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `nova-${label}-`));
+  // Agents of a root orchestrator run as users of their own: they must be able to write here (sticky, as /tmp).
+  chmodSync(dir, 0o1777);
   defer(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

@@ -3,7 +3,7 @@
  * grace 300 ms) and `sh` agents that leave files behind to show which signals reached them; then
  * the host's timeouts, whose hard timeout stops the agent through its one stop path.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +28,8 @@ let counter = 0;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'nova-timeout-'));
+  // Agents of a root orchestrator run as users of their own: they write their marks here.
+  chmodSync(dir, 0o1777);
   console.log(`cgroup v${Cgroup.self().version}, below ${Cgroup.self().path}`);
 });
 afterEach(async () => {

@@ -12,7 +12,7 @@
  * their jobs' locks expire, so no job ever runs twice at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -91,7 +91,7 @@ function job(i: number, marks: string): AgentJobData {
   return {
     id,
     command: 'sh',
-    args: ['-c', `echo start >> "$MARKS/$NOVA_AGENT_ID"; ${work}; rc=$?; echo end >> "$MARKS/$NOVA_AGENT_ID"; exit $rc`],
+    args: ['-c', `umask 000; echo start >> "$MARKS/$NOVA_AGENT_ID"; ${work}; rc=$?; echo end >> "$MARKS/$NOVA_AGENT_ID"; exit $rc`],
     cwd: marks,
     env: { MARKS: marks },
     limits: { memoryMax: '128M', memoryHigh: '128M', pidsMax: 32 },
@@ -103,6 +103,9 @@ function setupFleet(label: string, names: string[], memoryMax: string) {
   const dir = tempDir(label);
   const marks = join(dir, 'marks');
   mkdirSync(marks);
+  // Each agent runs as a user of its own, and a retried job's next attempt (another user) appends to the same
+  // marks file: a plain world-writable dir (no sticky bit, so fs.protected_regular allows it) and files made with umask 0.
+  chmodSync(marks, 0o777);
   const queueName = `${label}-${process.pid}`;
   const queue = new Queue<AgentJobData, AgentJobResult>(queueName, { connection: redis().connection });
   defer(() => queue.close());
@@ -198,7 +201,7 @@ describe('the orphan guard', () => {
     for (let i = 0; i < 2; i++) {
       await enqueueAgent(
         queue,
-        { id: `guarded-${i}`, command: 'sh', args: ['-c', `echo start >> "$MARKS/$NOVA_AGENT_ID"; sleep ${sleep}; echo end >> "$MARKS/$NOVA_AGENT_ID"`], env: { MARKS: marks } },
+        { id: `guarded-${i}`, command: 'sh', args: ['-c', `umask 000; echo start >> "$MARKS/$NOVA_AGENT_ID"; sleep ${sleep}; echo end >> "$MARKS/$NOVA_AGENT_ID"`], env: { MARKS: marks } },
         { attempts: 1 },
       );
     }
