@@ -9,8 +9,8 @@ import type { CgroupDriver } from './driver.js';
 import { V1_CONTROLLERS, type Location } from './detect.js';
 import { exists, OpenFile, readFile, readOptional, readParsed, readParsedOptional, writeFile } from './files.js';
 import { v1LimitWrites } from './limits.js';
-import { parseFlatKeyed, parseNumber, parsePids } from './parse.js';
-import type { MemoryEvents, MemorySampler } from './stats.js';
+import { byteKeys, hasPidBytes, parseFlatKeyed, parseFlatKeyedBytes, parseNumber, parseNumberBytes, parsePids } from './parse.js';
+import { emptySample, updateEvents, type EventsReader, type MemoryEvents, type MemorySampler } from './stats.js';
 import { signalQuietly } from './v2.js';
 
 const memoryDir = (location: Location): string => {
@@ -29,38 +29,97 @@ function events(dir: string): MemoryEvents | undefined {
 }
 
 function toEvents(oom: Record<string, number>, failcnt: number | undefined, memswFailcnt: number | undefined): MemoryEvents {
-  // memory.oom_control's oom_kill needs Linux 4.13+; failcnt counts hits of the limit.
-  const oomKill = oom.oom_kill ?? 0;
+  return setEvents({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0 }, oom.oom_kill ?? NaN, failcnt, memswFailcnt);
+}
+
+function setEvents(into: MemoryEvents, oomKill: number, failcnt: number | undefined, memswFailcnt: number | undefined): MemoryEvents {
+  // memory.oom_control's oom_kill needs Linux 4.13+ (NaN: absent); failcnt counts hits of the limit.
+  into.oom = into.oomKill = Number.isNaN(oomKill) ? 0 : oomKill;
   // With swap limited, memsw is the counter that hits its limit first.
-  return { low: 0, high: 0, max: Math.max(failcnt ?? 0, memswFailcnt ?? 0), oom: oomKill, oomKill };
+  into.max = Math.max(failcnt ?? 0, memswFailcnt ?? 0);
+  into.low = into.high = 0;
+  return into;
+}
+
+const OOM_KEYS = byteKeys('oom_kill');
+const INACTIVE_KEYS = byteKeys('total_inactive_file', 'inactive_file');
+
+/** oom_control + failcnt(s), kept open and parsed in place: the counters of a sampler and of a watcher's poll. */
+function counters(dir: string): Omit<EventsReader, 'populated'> {
+  const oomControl = new OpenFile(dir, 'memory.oom_control');
+  const failcnt = new OpenFile(dir, 'memory.failcnt');
+  // memsw exists only with swap accounting on: once missing in a live cgroup, it stays missing.
+  let memswFailcnt: OpenFile | undefined = new OpenFile(dir, 'memory.memsw.failcnt');
+  const oom = new Float64Array(OOM_KEYS.length);
+  const parseOom = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, OOM_KEYS, oom);
+  return {
+    read(into) {
+      if (oomControl.readBytes(parseOom) === undefined) return false;
+      const memsw = memswFailcnt?.readBytes(parseNumberBytes);
+      if (memsw === undefined && memswFailcnt !== undefined && exists(dir)) {
+        memswFailcnt.close();
+        memswFailcnt = undefined;
+      }
+      setEvents(into, oom[0]!, failcnt.readBytes(parseNumberBytes), memsw);
+      return true;
+    },
+    close() {
+      for (const file of [oomControl, failcnt, memswFailcnt]) file?.close();
+    },
+  };
+}
+
+/** The counters, and emptiness from every hierarchy's cgroup.procs (opened anew each time: see OpenFileOptions.reopen). */
+function eventsReader(location: Location): EventsReader {
+  const memory = counters(memoryDir(location));
+  // The memory hierarchy first: it is the one holding the agent's processes in the common case.
+  const procs = [location.memory, ...dirs(location).filter((dir) => dir !== location.memory)]
+    .filter((dir): dir is string => dir !== undefined)
+    .map((dir) => new OpenFile(dir, 'cgroup.procs', { reopen: true }));
+  return {
+    read: (into) => memory.read(into),
+    populated() {
+      // Every hierarchy, as v1Driver.populated (and children()) look at them all.
+      for (let i = 0; i < procs.length; i++) if (procs[i]!.readBytes(hasPidBytes) === true) return true;
+      return false;
+    },
+    close: () => memory.close(),
+  };
 }
 
 /** usage + oom_control + failcnt(s), kept open; v1 has no per-cgroup PSI and no `high` events. */
 function sampler(dir: string): MemorySampler {
   const usage = new OpenFile(dir, 'memory.usage_in_bytes');
-  const oomControl = new OpenFile(dir, 'memory.oom_control');
-  const failcnt = new OpenFile(dir, 'memory.failcnt');
   const stat = new OpenFile(dir, 'memory.stat');
-  // memsw exists only with swap accounting on: once missing in a live cgroup, it stays missing.
-  let memswFailcnt: OpenFile | undefined = new OpenFile(dir, 'memory.memsw.failcnt');
-  const files = (): OpenFile[] => [usage, oomControl, failcnt, stat, ...(memswFailcnt ? [memswFailcnt] : [])];
+  const events = counters(dir);
+  const scratch: MemoryEvents = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
+  const inactive = new Float64Array(INACTIVE_KEYS.length);
+  const parseStat = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, INACTIVE_KEYS, inactive);
   return {
     sample() {
-      const current = usage.readParsed(parseNumber);
-      const oom = oomControl.readParsed(parseFlatKeyed);
-      if (current === undefined || oom === undefined) return undefined;
-      const memsw = memswFailcnt?.readParsed(parseNumber);
-      if (memsw === undefined && memswFailcnt !== undefined && exists(dir)) memswFailcnt = undefined;
-      return { current, events: toEvents(oom, failcnt.readParsed(parseNumber), memsw), pressure: undefined };
+      const into = emptySample();
+      return this.read(into) ? into : undefined;
+    },
+    read(into) {
+      const current = usage.readBytes(parseNumberBytes);
+      if (current === undefined || !events.read(scratch)) return false;
+      into.current = current;
+      updateEvents(into, scratch);
+      into.pressure = undefined;
+      return true;
     },
     usage() {
-      const values = stat.readParsed(parseFlatKeyed);
-      const current = usage.readParsed(parseNumber);
+      const values = stat.readBytes(parseStat);
+      const current = usage.readBytes(parseNumberBytes);
       if (values === undefined || current === undefined) return undefined;
-      return { current, workingSet: Math.max(0, current - (values.total_inactive_file ?? values.inactive_file ?? 0)) };
+      // Hierarchical (this cgroup and its children) where the kernel has it, else its own.
+      const inactiveFile = Number.isNaN(values[0]) ? values[1]! : values[0]!;
+      return { current, workingSet: Math.max(0, current - (Number.isNaN(inactiveFile) ? 0 : inactiveFile)) };
     },
     close() {
-      for (const file of files()) file.close();
+      usage.close();
+      stat.close();
+      events.close();
     },
   };
 }
@@ -128,6 +187,7 @@ export const v1Driver: CgroupDriver = {
     if (max === undefined) return undefined;
     return { max, hierarchical: readParsedOptional(dir, 'memory.stat', parseFlatKeyed)?.hierarchical_memory_limit };
   },
+  eventsReader,
   sampler: (location) => sampler(memoryDir(location)),
 
   async killAll(location) {
