@@ -37,7 +37,7 @@ const mounts = Object.fromEntries(keys.map((key) => [key, join(root, 'cg', key)]
 for (const dir of Object.values(mounts)) mkdirSync(dir, { recursive: true });
 const hierarchy = { mode: version === 2 ? 'unified' : 'hybrid', version, mounts, own: mounts, readOnly: [] } as never;
 const parent = Cgroup.self({ hierarchy });
-const list = [];
+const list: import('../src/monitor/types.js').MonitoredAgent[] = [];
 for (let i = 0; i < agents; i++) {
   const name = `agent-${i}`;
   if (version === 2) {
