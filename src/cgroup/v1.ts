@@ -41,8 +41,16 @@ function setEvents(into: MemoryEvents, oomKill: number, failcnt: number | undefi
   return into;
 }
 
+/*
+ * What the byte parsers fill, shared by every cgroup: reads are synchronous and each result is
+ * used before the next read, and one set instead of one per agent keeps 300 agents' state small.
+ */
 const OOM_KEYS = byteKeys('oom_kill');
+const oomValues = new Float64Array(OOM_KEYS.length);
+const parseOom = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, OOM_KEYS, oomValues);
 const INACTIVE_KEYS = byteKeys('total_inactive_file', 'inactive_file');
+const inactive = new Float64Array(INACTIVE_KEYS.length);
+const parseStat = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, INACTIVE_KEYS, inactive);
 
 /** oom_control + failcnt(s), kept open and parsed in place: the counters of a sampler and of a watcher's poll. */
 function counters(dir: string): Omit<EventsReader, 'populated'> {
@@ -50,8 +58,6 @@ function counters(dir: string): Omit<EventsReader, 'populated'> {
   const failcnt = new OpenFile(dir, 'memory.failcnt');
   // memsw exists only with swap accounting on: once missing in a live cgroup, it stays missing.
   let memswFailcnt: OpenFile | undefined = new OpenFile(dir, 'memory.memsw.failcnt');
-  const oom = new Float64Array(OOM_KEYS.length);
-  const parseOom = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, OOM_KEYS, oom);
   return {
     read(into) {
       if (oomControl.readBytes(parseOom) === undefined) return false;
@@ -60,7 +66,7 @@ function counters(dir: string): Omit<EventsReader, 'populated'> {
         memswFailcnt.close();
         memswFailcnt = undefined;
       }
-      setEvents(into, oom[0]!, failcnt.readBytes(parseNumberBytes), memsw);
+      setEvents(into, oomValues[0]!, failcnt.readBytes(parseNumberBytes), memsw);
       return true;
     },
     close() {
@@ -93,8 +99,6 @@ function sampler(dir: string): MemorySampler {
   const stat = new OpenFile(dir, 'memory.stat');
   const events = counters(dir);
   const scratch: MemoryEvents = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
-  const inactive = new Float64Array(INACTIVE_KEYS.length);
-  const parseStat = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, INACTIVE_KEYS, inactive);
   return {
     sample() {
       const into = emptySample();

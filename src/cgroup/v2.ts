@@ -64,31 +64,39 @@ function toEvents(e: Record<string, number>): MemoryEvents {
   return { low: e.low ?? 0, high: e.high ?? 0, max: e.max ?? 0, oom: e.oom ?? 0, oomKill: e.oom_kill ?? 0 };
 }
 
+/*
+ * What the byte parsers fill, shared by every cgroup: reads are synchronous and each result is
+ * used before the next read, and one set instead of one per agent keeps 300 agents' state small.
+ */
 const EVENT_KEYS = byteKeys('low', 'high', 'max', 'oom', 'oom_kill');
+const eventValues = new Float64Array(EVENT_KEYS.length);
+const parseEvents = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, EVENT_KEYS, eventValues);
+const eventValue = (i: number): number => (Number.isNaN(eventValues[i]) ? 0 : eventValues[i]!);
 const POPULATED_KEYS = byteKeys('populated');
+const populatedValue = new Float64Array(1);
+const parsePopulated = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, POPULATED_KEYS, populatedValue);
 const INACTIVE_KEYS = byteKeys('inactive_file');
+const inactive = new Float64Array(1);
+const parseStat = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, INACTIVE_KEYS, inactive);
+const psiValues = new Float64Array(8);
+const parsePressure = (bytes: Buffer, length: number): Float64Array => parsePsiBytes(bytes, length, psiValues);
 
 /** memory.events and cgroup.events kept open and parsed in place (the files inotify announces changes of). */
 function eventsReader(location: Location): EventsReader {
   const dir = dirOf(location);
   const events = new OpenFile(dir, 'memory.events');
   const cgroupEvents = new OpenFile(dir, 'cgroup.events');
-  const values = new Float64Array(EVENT_KEYS.length);
-  const populated = new Float64Array(1);
-  const parseEvents = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, EVENT_KEYS, values);
-  const parsePopulated = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, POPULATED_KEYS, populated);
-  const value = (i: number): number => (Number.isNaN(values[i]) ? 0 : values[i]!);
   return {
     read(into) {
       if (events.readBytes(parseEvents) === undefined) return false;
-      into.low = value(0);
-      into.high = value(1);
-      into.max = value(2);
-      into.oom = value(3);
-      into.oomKill = value(4);
+      into.low = eventValue(0);
+      into.high = eventValue(1);
+      into.max = eventValue(2);
+      into.oom = eventValue(3);
+      into.oomKill = eventValue(4);
       return true;
     },
-    populated: () => cgroupEvents.readBytes(parsePopulated) !== undefined && populated[0] === 1,
+    populated: () => cgroupEvents.readBytes(parsePopulated) !== undefined && populatedValue[0] === 1,
     close() {
       events.close();
       cgroupEvents.close();
@@ -113,10 +121,6 @@ function sampler(dir: string): MemorySampler {
   const scratch: MemoryEvents = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
   // Without PSI (psi=0, or a kernel before 4.20) the file never appears: stop opening it.
   let pressure: OpenFile | undefined = new OpenFile(dir, 'memory.pressure');
-  const psi = new Float64Array(8);
-  const parsePressure = (bytes: Buffer, length: number): Float64Array => parsePsiBytes(bytes, length, psi);
-  const inactive = new Float64Array(1);
-  const parseStat = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, INACTIVE_KEYS, inactive);
   return {
     sample() {
       const into = emptySample();
@@ -133,7 +137,7 @@ function sampler(dir: string): MemorySampler {
       into.current = bytes;
       updateEvents(into, scratch);
       if (read === undefined) into.pressure = undefined;
-      else if (!samePsi(into.pressure, psi)) into.pressure = psiOf(psi);
+      else if (!samePsi(into.pressure, psiValues)) into.pressure = psiOf(psiValues);
       return true;
     },
     usage() {
