@@ -94,7 +94,7 @@ export const NO_MEMORY_EVENTS: Readonly<MemoryEvents> = Object.freeze({ low: 0, 
 export interface EventsReader {
   /** Writes the current counters into `into`; `false` once the cgroup is gone. */
   read(into: MemoryEvents): boolean;
-  /** Whether any process is left (as {@link CgroupDriver.populated}). */
+  /** Whether any process is left (as the driver's `populated`). */
   populated(): boolean;
   /** Releases the file descriptors; a later read reopens them. */
   close(): void;
