@@ -143,14 +143,21 @@ export class OpenFile {
   #fd: number | undefined;
   readonly #dir: string;
   readonly #file: string;
-  readonly #reopen: boolean;
-  readonly path: string;
+  /** Kept only for a file opened anew on every read: a kept-open file needs its path once. */
+  readonly #reopenPath: string | undefined;
 
   constructor(dir: string, file: string, options: OpenFileOptions = {}) {
     this.#dir = dir;
     this.#file = file;
-    this.#reopen = options.reopen ?? false;
-    this.path = join(dir, file);
+    this.#reopenPath = options.reopen ? join(dir, file) : undefined;
+  }
+
+  /**
+   * The file's path. Made on demand: a monitor of 300 agents holds over a thousand of these, and
+   * their paths would be most of what they weigh.
+   */
+  get path(): string {
+    return this.#reopenPath ?? join(this.#dir, this.#file);
   }
 
   /** The file's content, or `undefined` once it (or its cgroup) is gone. */
@@ -185,7 +192,7 @@ export class OpenFile {
     try {
       this.#fd ??= openSync(this.path, 'r');
       const length = readSync(this.#fd, OpenFile.#buffer, 0, OpenFile.#buffer.length, 0);
-      if (this.#reopen) this.close();
+      if (this.#reopenPath !== undefined) this.close();
       return length;
     } catch (error) {
       this.close();

@@ -52,52 +52,64 @@ const INACTIVE_KEYS = byteKeys('total_inactive_file', 'inactive_file');
 const inactive = new Float64Array(INACTIVE_KEYS.length);
 const parseStat = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, INACTIVE_KEYS, inactive);
 
-/** oom_control + failcnt(s), kept open and parsed in place: the counters of a sampler and of a watcher's poll. */
-function counters(dir: string): Omit<EventsReader, 'populated'> {
-  const oomControl = new OpenFile(dir, 'memory.oom_control');
-  const failcnt = new OpenFile(dir, 'memory.failcnt');
-  // memsw exists only with swap accounting on: once missing in a live cgroup, it stays missing.
-  let memswFailcnt: OpenFile | undefined = new OpenFile(dir, 'memory.memsw.failcnt');
-  return {
-    read(into) {
-      if (oomControl.readBytes(parseOom) === undefined) return false;
-      const memsw = memswFailcnt?.readBytes(parseNumberBytes);
-      if (memsw === undefined && memswFailcnt !== undefined && exists(dir)) {
-        memswFailcnt.close();
-        memswFailcnt = undefined;
-      }
-      setEvents(into, oomValues[0]!, failcnt.readBytes(parseNumberBytes), memsw);
-      return true;
-    },
-    close() {
-      for (const file of [oomControl, failcnt, memswFailcnt]) file?.close();
-    },
-  };
-}
+/**
+ * oom_control + failcnt(s), kept open and parsed in place, and emptiness from every hierarchy's
+ * cgroup.procs (opened anew each time: see OpenFileOptions.reopen). A class, not closures: a host
+ * holds one per agent, and a few fields weigh less than a set of closures and their context.
+ */
+class V1Events implements EventsReader {
+  readonly #location: Location;
+  readonly #oomControl: OpenFile;
+  readonly #failcnt: OpenFile;
+  /** memsw exists only with swap accounting on: once missing in a live cgroup, it stays missing. */
+  #memswFailcnt: OpenFile | undefined;
+  #procs: OpenFile | undefined;
+  #others: OpenFile[] | undefined;
 
-/** The counters, and emptiness from every hierarchy's cgroup.procs (opened anew each time: see OpenFileOptions.reopen). */
-function eventsReader(location: Location): EventsReader {
-  const memory = counters(memoryDir(location));
-  // The memory hierarchy first: it is the one holding the agent's processes in the common case.
-  const procs = [location.memory, ...dirs(location).filter((dir) => dir !== location.memory)]
-    .filter((dir): dir is string => dir !== undefined)
-    .map((dir) => new OpenFile(dir, 'cgroup.procs', { reopen: true }));
-  return {
-    read: (into) => memory.read(into),
-    populated() {
-      // Every hierarchy, as v1Driver.populated (and children()) look at them all.
-      for (let i = 0; i < procs.length; i++) if (procs[i]!.readBytes(hasPidBytes) === true) return true;
-      return false;
-    },
-    close: () => memory.close(),
-  };
+  constructor(location: Location) {
+    const dir = memoryDir(location);
+    this.#location = location;
+    this.#oomControl = new OpenFile(dir, 'memory.oom_control');
+    this.#failcnt = new OpenFile(dir, 'memory.failcnt');
+    this.#memswFailcnt = new OpenFile(dir, 'memory.memsw.failcnt');
+  }
+
+  read(into: MemoryEvents): boolean {
+    if (this.#oomControl.readBytes(parseOom) === undefined) return false;
+    const memsw = this.#memswFailcnt?.readBytes(parseNumberBytes);
+    if (memsw === undefined && this.#memswFailcnt !== undefined && exists(memoryDir(this.#location))) {
+      this.#memswFailcnt.close();
+      this.#memswFailcnt = undefined;
+    }
+    setEvents(into, oomValues[0]!, this.#failcnt.readBytes(parseNumberBytes), memsw);
+    return true;
+  }
+
+  populated(): boolean {
+    // Every hierarchy, as v1Driver.populated (and children()) look at them all, the memory one
+    // first: the others matter only once it is empty.
+    const location = this.#location;
+    this.#procs ??= new OpenFile(memoryDir(location), 'cgroup.procs', { reopen: true });
+    if (this.#procs.readBytes(hasPidBytes) === true) return true;
+    this.#others ??= dirs(location)
+      .filter((dir) => dir !== location.memory)
+      .map((dir) => new OpenFile(dir, 'cgroup.procs', { reopen: true }));
+    for (const file of this.#others) if (file.readBytes(hasPidBytes) === true) return true;
+    return false;
+  }
+
+  close(): void {
+    this.#oomControl.close();
+    this.#failcnt.close();
+    this.#memswFailcnt?.close();
+  }
 }
 
 /** usage + oom_control + failcnt(s), kept open; v1 has no per-cgroup PSI and no `high` events. */
 function sampler(dir: string): MemorySampler {
   const usage = new OpenFile(dir, 'memory.usage_in_bytes');
   const stat = new OpenFile(dir, 'memory.stat');
-  const events = counters(dir);
+  const events = new V1Events({ memory: dir });
   const scratch: MemoryEvents = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
   return {
     sample() {
@@ -191,7 +203,7 @@ export const v1Driver: CgroupDriver = {
     if (max === undefined) return undefined;
     return { max, hierarchical: readParsedOptional(dir, 'memory.stat', parseFlatKeyed)?.hierarchical_memory_limit };
   },
-  eventsReader,
+  eventsReader: (location) => new V1Events(location),
   sampler: (location) => sampler(memoryDir(location)),
 
   async killAll(location) {
