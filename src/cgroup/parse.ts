@@ -223,18 +223,12 @@ function lines(text: string): string[] {
 }
 
 /*
- * Byte-level twins of the parsers above, for the files a monitor or watcher re-reads every second
- * into one reused Buffer (OpenFile.readBytes): the numbers are taken straight from the bytes, into
- * the caller's Float64Array, so an idle host allocates nothing per agent per tick. Same formats;
- * anything out of the ordinary (a sign, an exponent, more than 15 digits) goes through the string
- * parser above, so both accept and reject the same text.
+ * Byte-level twins of the parsers above, for files re-read every second into one reused Buffer
+ * (OpenFile.readBytes): numbers straight from the bytes into the caller's Float64Array, so an idle
+ * host allocates nothing per agent per tick. Anything unusual (a sign, an exponent, over 15
+ * digits) goes through the string parser, so both accept and reject the same text.
  */
-
-const SPACE = 0x20;
-const NEWLINE = 0x0a;
-const TAB = 0x09;
-const DIGIT_0 = 0x30;
-const DOT = 0x2e;
+const [SPACE, NEWLINE, TAB, DIGIT_0, DOT] = [0x20, 0x0a, 0x09, 0x30, 0x2e];
 
 const isSpace = (byte: number): boolean => byte === SPACE || byte === NEWLINE || byte === TAB || byte === 0x0d;
 
