@@ -33,7 +33,6 @@ export interface WatchOptions {
 /** Every memory event counter at zero: the baseline of a new cgroup. */
 export const NO_MEMORY_EVENTS: Readonly<MemoryEvents> = Object.freeze({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0 });
 
-
 /**
  * Reports OOM kills and limit hits (`memory`) and the cgroup emptying (`empty`) as they happen:
  * through inotify on v2, by polling on v1. Get one from {@link Cgroup.watch}; close it when done.
