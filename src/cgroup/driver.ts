@@ -1,7 +1,7 @@
 /** What differs between cgroup v1 and v2: the rest of the library speaks only this interface. */
 import type { CgroupHierarchy, HierarchyKey, Location } from './detect.js';
 import type { LimitWrite, ResolvedLimits } from './limits.js';
-import type { CgroupStats, MemoryEvents, MemorySampler } from './stats.js';
+import type { CgroupStats, EventsReader, MemoryEvents, MemorySampler } from './stats.js';
 
 /**
  * One kernel version's knowledge of cgroup files (`v1.ts`, `v2.ts`). Exposed as {@link Cgroup.driver}
@@ -42,6 +42,8 @@ export interface CgroupDriver {
    * `undefined` where there is no limit file (the v2 root cgroup, a missing directory).
    */
   memoryLimit(location: Location): { max: number; hierarchical: number | undefined } | undefined;
+  /** The memory event counters and emptiness, over files kept open: what a cgroup watcher checks. */
+  eventsReader(location: Location): EventsReader;
   /** Cheap repeated reads of current usage, event counters and PSI, over files kept open (monitoring). */
   sampler(location: Location): MemorySampler;
   /**

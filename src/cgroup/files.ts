@@ -41,14 +41,19 @@ function parseIn<T>(dir: string, file: string, text: string, parse: (text: strin
   try {
     return parse(text);
   } catch (error) {
-    if (!(error instanceof AgentHostError) || error.code !== ErrorCode.CGROUP_PARSE) throw error;
-    const path = join(dir, file);
-    throw new AgentHostError(ErrorCode.CGROUP_PARSE, `cannot parse ${path} (cgroup ${dir}): ${error.message}`, {
-      file: path,
-      cgroup: dir,
-      cause: error,
-    });
+    throw namingFile(dir, file, error);
   }
+}
+
+/** A parse error of `file` in `dir`, restated to name them; any other error as it is. */
+function namingFile(dir: string, file: string, error: unknown): unknown {
+  if (!(error instanceof AgentHostError) || error.code !== ErrorCode.CGROUP_PARSE) return error;
+  const path = join(dir, file);
+  return new AgentHostError(ErrorCode.CGROUP_PARSE, `cannot parse ${path} (cgroup ${dir}): ${error.message}`, {
+    file: path,
+    cgroup: dir,
+    cause: error,
+  });
 }
 
 export function writeFile(dir: string, file: string, value: string): void {
@@ -119,41 +124,82 @@ export function childDirs(dir: string): string[] {
   }
 }
 
+/** Options of {@link OpenFile}. */
+export interface OpenFileOptions {
+  /**
+   * Open the file anew for every read instead of keeping it open. Default `false`. For v1
+   * cgroup.procs and tasks: the kernel caches their pid list per open file for a second.
+   */
+  reopen?: boolean;
+}
+
 /**
  * A kernel file kept open and re-read from offset 0: kernfs regenerates the content on every
  * read at offset 0, so a monitor sampling hundreds of cgroups saves the open/close per read.
  */
 export class OpenFile {
+  /** Shared by every OpenFile: reads are synchronous, and each is parsed before the next. */
   static #buffer = Buffer.allocUnsafe(64 * 1024);
   #fd: number | undefined;
   readonly #dir: string;
   readonly #file: string;
-  readonly path: string;
+  /** Kept only for a file opened anew on every read: a kept-open file needs its path once. */
+  readonly #reopenPath: string | undefined;
 
-  constructor(dir: string, file: string) {
+  constructor(dir: string, file: string, options: OpenFileOptions = {}) {
     this.#dir = dir;
     this.#file = file;
-    this.path = join(dir, file);
+    this.#reopenPath = options.reopen ? join(dir, file) : undefined;
+  }
+
+  /**
+   * The file's path. Made on demand: a monitor of 300 agents holds over a thousand of these, and
+   * their paths would be most of what they weigh.
+   */
+  get path(): string {
+    return this.#reopenPath ?? join(this.#dir, this.#file);
   }
 
   /** The file's content, or `undefined` once it (or its cgroup) is gone. */
   read(): string | undefined {
-    try {
-      this.#fd ??= openSync(this.path, 'r');
-      const length = readSync(this.#fd, OpenFile.#buffer, 0, OpenFile.#buffer.length, 0);
-      return OpenFile.#buffer.toString('utf8', 0, length);
-    } catch (error) {
-      this.close();
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENODEV') return undefined;
-      throw fromSystemError(error, 'read', this.path);
-    }
+    const length = this.#readRaw();
+    return length < 0 ? undefined : OpenFile.#buffer.toString('utf8', 0, length);
   }
 
   /** The content parsed with `parse` (a parse error names the file), or `undefined` once gone. */
   readParsed<T>(parse: (text: string) => T): T | undefined {
     const text = this.read();
     return text === undefined ? undefined : parseIn(this.#dir, this.#file, text, parse);
+  }
+
+  /**
+   * The content parsed in place by `parse(bytes, length)` (parse.ts's byte parsers): no string,
+   * no buffer is made, which is what keeps an idle host's every-second reads from allocating.
+   * `bytes` is valid only during the call. A parse error names the file; `undefined` once gone.
+   */
+  readBytes<T>(parse: (bytes: Buffer, length: number) => T): T | undefined {
+    const length = this.#readRaw();
+    if (length < 0) return undefined;
+    try {
+      return parse(OpenFile.#buffer, length);
+    } catch (error) {
+      throw namingFile(this.#dir, this.#file, error);
+    }
+  }
+
+  /** Reads into the shared buffer: the length, or -1 once the file is gone. */
+  #readRaw(): number {
+    try {
+      this.#fd ??= openSync(this.path, 'r');
+      const length = readSync(this.#fd, OpenFile.#buffer, 0, OpenFile.#buffer.length, 0);
+      if (this.#reopenPath !== undefined) this.close();
+      return length;
+    } catch (error) {
+      this.close();
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENODEV') return -1;
+      throw fromSystemError(error, 'read', this.path);
+    }
   }
 
   close(): void {

@@ -4,6 +4,6 @@ export type { CgroupDriver } from './driver.js';
 export { DEFAULT_AGENT_LIMITS, resolveLimits, type LimitWrite, type Limits, type ResolvedLimits } from './limits.js';
 export { JOIN_FAILED_EXIT_CODE } from './join.js';
 export { whenSpawned, type SpawnOptions, type StdioOption, type Subprocess, type SubprocessResult } from './spawn.js';
-export type { CgroupStats, MemoryEvents, MemorySample, MemorySampler, MemoryStats, PidsStats } from './stats.js';
+export type { CgroupStats, EventsReader, MemoryEvents, MemorySample, MemorySampler, MemoryStats, PidsStats } from './stats.js';
 export type { Psi, PsiLine } from './parse.js';
 export { CgroupWatcher, NO_MEMORY_EVENTS, type CgroupWatchEvents, type WatchOptions } from './watch.js';

@@ -123,19 +123,9 @@ export interface Psi {
 }
 
 export function parsePsi(text: string): Psi {
-  const result: Partial<Psi> = {};
-  for (const line of lines(text)) {
-    const [kind, ...fields] = line.split(' ');
-    if (kind !== 'some' && kind !== 'full') continue;
-    const values: Record<string, number> = {};
-    for (const field of fields) {
-      const eq = field.indexOf('=');
-      values[field.slice(0, eq)] = Number(field.slice(eq + 1));
-    }
-    result[kind] = { avg10: values.avg10 ?? 0, avg60: values.avg60 ?? 0, avg300: values.avg300 ?? 0, total: values.total ?? 0 };
-  }
-  if (!result.some) throw new AgentHostError(ErrorCode.CGROUP_PARSE, 'pressure file has no "some" line');
-  return result as Psi;
+  // One grammar for both forms: the string goes through the byte parser below.
+  const bytes = Buffer.from(text, 'latin1');
+  return psiOf(parsePsiBytes(bytes, bytes.length, new Float64Array(8)));
 }
 
 /** cgroup.procs / tasks: one pid per line. */
@@ -244,4 +234,175 @@ export function parseSelected(text: string): string {
 
 function lines(text: string): string[] {
   return text.split('\n').filter((line) => line.length > 0);
+}
+
+/*
+ * Byte-level twins of the parsers above, for files re-read every second into one reused Buffer
+ * (OpenFile.readBytes): numbers straight from the bytes into the caller's Float64Array, so an idle
+ * host allocates nothing per agent per tick. Anything unusual (a sign, an exponent, over 15
+ * digits) goes through the string parser, so both accept and reject the same text.
+ */
+const [SPACE, NEWLINE, TAB, DIGIT_0, DOT] = [0x20, 0x0a, 0x09, 0x30, 0x2e];
+
+const isSpace = (byte: number): boolean => byte === SPACE || byte === NEWLINE || byte === TAB || byte === 0x0d;
+
+/** The keys a byte-level keyed parse picks out, encoded once. */
+export type ByteKeys = readonly Uint8Array[];
+
+/** Encodes `names` for {@link parseFlatKeyedBytes} / {@link parseMeminfoBytes}: the value of `names[i]` lands in `out[i]`. */
+export function byteKeys(...names: string[]): ByteKeys {
+  return names.map((name) => Buffer.from(name, 'latin1'));
+}
+
+/** {@link parseNumber} of `bytes[start, end)`. */
+function numberAt(bytes: Uint8Array, start: number, end: number): number {
+  while (start < end && isSpace(bytes[start]!)) start++;
+  while (end > start && isSpace(bytes[end - 1]!)) end--;
+  if (end > start && end - start <= 15) {
+    let n = 0;
+    let i = start;
+    for (; i < end; i++) {
+      const digit = bytes[i]! - DIGIT_0;
+      if (digit < 0 || digit > 9) break;
+      n = n * 10 + digit;
+    }
+    if (i === end) return n;
+  }
+  return parseNumber(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1'));
+}
+
+/** {@link parseNumber} of the first `length` bytes. */
+export function parseNumberBytes(bytes: Uint8Array, length: number): number {
+  return numberAt(bytes, 0, length);
+}
+
+/** Whether `bytes[at, at + key.length)` is `key`. */
+function matches(bytes: Uint8Array, at: number, end: number, key: Uint8Array): boolean {
+  if (end - at !== key.length) return false;
+  for (let i = 0; i < key.length; i++) if (bytes[at + i] !== key[i]) return false;
+  return true;
+}
+
+function keyIndex(bytes: Uint8Array, start: number, end: number, keys: ByteKeys): number {
+  for (let k = 0; k < keys.length; k++) if (matches(bytes, start, end, keys[k]!)) return k;
+  return -1;
+}
+
+/**
+ * {@link parseFlatKeyed} of the first `length` bytes, keeping only `keys`: the value of `keys[i]`
+ * in `out[i]`, NaN where the file has no such key. Returns `out`.
+ */
+export function parseFlatKeyedBytes(bytes: Uint8Array, length: number, keys: ByteKeys, out: Float64Array): Float64Array {
+  out.fill(NaN);
+  for (let start = 0; start < length; ) {
+    let end = bytes.indexOf(NEWLINE, start);
+    if (end < 0 || end > length) end = length;
+    const space = bytes.indexOf(SPACE, start);
+    if (space >= 0 && space < end) {
+      const k = keyIndex(bytes, start, space, keys);
+      if (k >= 0) out[k] = numberAt(bytes, space + 1, end);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+/**
+ * {@link parseMeminfo} of the first `length` bytes, keeping only `keys` (bytes: `kB` values × 1024):
+ * the value of `keys[i]` in `out[i]`, NaN where absent or malformed. Returns `out`.
+ */
+export function parseMeminfoBytes(bytes: Uint8Array, length: number, keys: ByteKeys, out: Float64Array): Float64Array {
+  out.fill(NaN);
+  for (let start = 0; start < length; ) {
+    let end = bytes.indexOf(NEWLINE, start);
+    if (end < 0 || end > length) end = length;
+    const colon = bytes.indexOf(0x3a, start);
+    const k = colon >= 0 && colon < end ? keyIndex(bytes, start, colon, keys) : -1;
+    if (k >= 0) {
+      // `Key:` blanks digits, then an optional blanks + `kB`, then the end of the line.
+      let i = colon + 1;
+      while (i < end && (bytes[i] === SPACE || bytes[i] === TAB)) i++;
+      const digits = i;
+      let n = 0;
+      for (; i < end && bytes[i]! >= DIGIT_0 && bytes[i]! <= DIGIT_0 + 9; i++) n = n * 10 + bytes[i]! - DIGIT_0;
+      const blanks = i;
+      while (i < end && (bytes[i] === SPACE || bytes[i] === TAB)) i++;
+      const kB = end - i === 2 && bytes[i] === 0x6b && bytes[i + 1] === 0x42 && i > blanks;
+      if (digits > colon + 1 && i > digits && (kB || (blanks === end))) out[k] = kB ? n * 1024 : n;
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+const PSI_KEYS = byteKeys('avg10', 'avg60', 'avg300', 'total');
+const SOME = Buffer.from('some');
+const FULL = Buffer.from('full');
+
+/** A decimal (`12.34`, `123456`) of `bytes[start, end)`, NaN when it is none: n / 10^k is exactly what Number() gives. */
+function decimalAt(bytes: Uint8Array, start: number, end: number): number {
+  let n = 0;
+  let scale = 1;
+  let dot = false;
+  if (start >= end) return NaN;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i]!;
+    if (byte === DOT && !dot) dot = true;
+    else if (byte >= DIGIT_0 && byte <= DIGIT_0 + 9) {
+      n = n * 10 + byte - DIGIT_0;
+      if (dot) scale *= 10;
+    } else return NaN;
+  }
+  return n / scale;
+}
+
+/**
+ * {@link parsePsi} of the first `length` bytes into `out` (8 numbers: some avg10, avg60, avg300,
+ * total, then the same of full; NaN for a missing line, 0 for a missing field). Throws
+ * `ERR_CGROUP_PARSE` without a `some` line, as parsePsi does. Returns `out`.
+ */
+export function parsePsiBytes(bytes: Uint8Array, length: number, out: Float64Array): Float64Array {
+  out.fill(NaN);
+  for (let start = 0; start < length; ) {
+    let end = bytes.indexOf(NEWLINE, start);
+    if (end < 0 || end > length) end = length;
+    const space = bytes.indexOf(SPACE, start);
+    const kind = space < 0 || space >= end ? -1 : matches(bytes, start, space, SOME) ? 0 : matches(bytes, start, space, FULL) ? 4 : -1;
+    if (kind >= 0) {
+      out.fill(0, kind, kind + 4);
+      for (let field = space + 1; field < end; ) {
+        let stop = bytes.indexOf(SPACE, field);
+        if (stop < 0 || stop > end) stop = end;
+        const eq = bytes.indexOf(0x3d, field);
+        if (eq >= 0 && eq < stop) {
+          const k = keyIndex(bytes, field, eq, PSI_KEYS);
+          if (k >= 0) out[kind + k] = decimalAt(bytes, eq + 1, stop);
+        }
+        field = stop + 1;
+      }
+    }
+    start = end + 1;
+  }
+  if (Number.isNaN(out[0])) throw new AgentHostError(ErrorCode.CGROUP_PARSE, 'pressure file has no "some" line');
+  return out;
+}
+
+/** The {@link Psi} of {@link parsePsiBytes}'s numbers. */
+export function psiOf(values: ArrayLike<number>): Psi {
+  const line = (at: number): PsiLine => ({ avg10: values[at]!, avg60: values[at + 1]!, avg300: values[at + 2]!, total: values[at + 3]! });
+  return Number.isNaN(values[4]) ? { some: line(0) } : { some: line(0), full: line(4) };
+}
+
+/** Whether cgroup.procs / tasks (the first `length` bytes) lists any process, as a non-empty {@link parsePids} would say. */
+export function hasPidBytes(bytes: Uint8Array, length: number): boolean {
+  for (let start = 0; start < length; ) {
+    let end = bytes.indexOf(NEWLINE, start);
+    if (end < 0 || end > length) end = length;
+    let nonZero = false;
+    let i = start;
+    for (; i < end && bytes[i]! >= DIGIT_0 && bytes[i]! <= DIGIT_0 + 9; i++) if (bytes[i] !== DIGIT_0) nonZero = true;
+    if (i === end && nonZero) return true;
+    start = end + 1;
+  }
+  return false;
 }

@@ -70,6 +70,13 @@ export interface MemorySampler {
   /** The cheap figures, or `undefined` once the cgroup is gone. */
   sample(): MemorySample | undefined;
   /**
+   * Like {@link sample}, into `into`, for a caller sampling every tick: `current` is written, and
+   * `events` and `pressure` are replaced by new objects only when their values changed (an object
+   * handed out is never changed afterwards), so an idle cgroup costs no allocation. `false` once
+   * the cgroup is gone (`into` is left as it was).
+   */
+  read(into: MemorySample): boolean;
+  /**
    * Usage and working set (current − inactive file cache). Reads memory.stat, the costly file:
    * call it only when choosing a victim. `undefined` once the cgroup is gone.
    */
@@ -79,3 +86,29 @@ export interface MemorySampler {
 }
 
 export const NO_MEMORY_EVENTS: Readonly<MemoryEvents> = Object.freeze({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0 });
+
+/**
+ * The counters a watcher polls (v1) or re-reads on a file event (v2), over files kept open and
+ * parsed in place: nothing is allocated while the values stay the same. Close it when done.
+ */
+export interface EventsReader {
+  /** Writes the current counters into `into`; `false` once the cgroup is gone. */
+  read(into: MemoryEvents): boolean;
+  /** Whether any process is left (as the driver's `populated`). */
+  populated(): boolean;
+  /** Releases the file descriptors; a later read reopens them. */
+  close(): void;
+}
+
+/** Whether two sets of counters are equal. */
+export function sameEvents(a: MemoryEvents, b: MemoryEvents): boolean {
+  return a.low === b.low && a.high === b.high && a.max === b.max && a.oom === b.oom && a.oomKill === b.oomKill;
+}
+
+/** `into`'s events replaced by a copy of `counters` when they differ (objects handed out stay as they were). */
+export function updateEvents(into: MemorySample, counters: MemoryEvents): void {
+  if (!sameEvents(into.events, counters)) into.events = { ...counters };
+}
+
+/** A sample to fill with {@link MemorySampler.read}. */
+export const emptySample = (): MemorySample => ({ current: 0, events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 }, pressure: undefined });

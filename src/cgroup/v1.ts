@@ -9,8 +9,8 @@ import type { CgroupDriver } from './driver.js';
 import { V1_CONTROLLERS, type Location } from './detect.js';
 import { exists, OpenFile, readFile, readOptional, readParsed, readParsedOptional, writeFile } from './files.js';
 import { v1LimitWrites } from './limits.js';
-import { parseFlatKeyed, parseNumber, parsePids } from './parse.js';
-import type { MemoryEvents, MemorySampler } from './stats.js';
+import { byteKeys, hasPidBytes, parseFlatKeyed, parseFlatKeyedBytes, parseNumber, parseNumberBytes, parsePids } from './parse.js';
+import { emptySample, updateEvents, type EventsReader, type MemoryEvents, type MemorySampler } from './stats.js';
 import { signalQuietly } from './v2.js';
 
 const memoryDir = (location: Location): string => {
@@ -29,38 +29,113 @@ function events(dir: string): MemoryEvents | undefined {
 }
 
 function toEvents(oom: Record<string, number>, failcnt: number | undefined, memswFailcnt: number | undefined): MemoryEvents {
-  // memory.oom_control's oom_kill needs Linux 4.13+; failcnt counts hits of the limit.
-  const oomKill = oom.oom_kill ?? 0;
+  return setEvents({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0 }, oom.oom_kill ?? NaN, failcnt, memswFailcnt);
+}
+
+function setEvents(into: MemoryEvents, oomKill: number, failcnt: number | undefined, memswFailcnt: number | undefined): MemoryEvents {
+  // memory.oom_control's oom_kill needs Linux 4.13+ (NaN: absent); failcnt counts hits of the limit.
+  into.oom = into.oomKill = Number.isNaN(oomKill) ? 0 : oomKill;
   // With swap limited, memsw is the counter that hits its limit first.
-  return { low: 0, high: 0, max: Math.max(failcnt ?? 0, memswFailcnt ?? 0), oom: oomKill, oomKill };
+  into.max = Math.max(failcnt ?? 0, memswFailcnt ?? 0);
+  into.low = into.high = 0;
+  return into;
+}
+
+/*
+ * What the byte parsers fill, shared by every cgroup: reads are synchronous and each result is
+ * used before the next read, and one set instead of one per agent keeps 300 agents' state small.
+ */
+const OOM_KEYS = byteKeys('oom_kill');
+const oomValues = new Float64Array(OOM_KEYS.length);
+const parseOom = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, OOM_KEYS, oomValues);
+const INACTIVE_KEYS = byteKeys('total_inactive_file', 'inactive_file');
+const inactive = new Float64Array(INACTIVE_KEYS.length);
+const parseStat = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, INACTIVE_KEYS, inactive);
+
+/**
+ * oom_control + failcnt(s), kept open and parsed in place, and emptiness from every hierarchy's
+ * cgroup.procs (opened anew each time: see OpenFileOptions.reopen). A class, not closures: a host
+ * holds one per agent, and a few fields weigh less than a set of closures and their context.
+ */
+class V1Events implements EventsReader {
+  readonly #location: Location;
+  readonly #oomControl: OpenFile;
+  readonly #failcnt: OpenFile;
+  /** memsw exists only with swap accounting on: once missing in a live cgroup, it stays missing. */
+  #memswFailcnt: OpenFile | undefined;
+  #procs: OpenFile | undefined;
+  #others: OpenFile[] | undefined;
+
+  constructor(location: Location) {
+    const dir = memoryDir(location);
+    this.#location = location;
+    this.#oomControl = new OpenFile(dir, 'memory.oom_control');
+    this.#failcnt = new OpenFile(dir, 'memory.failcnt');
+    this.#memswFailcnt = new OpenFile(dir, 'memory.memsw.failcnt');
+  }
+
+  read(into: MemoryEvents): boolean {
+    if (this.#oomControl.readBytes(parseOom) === undefined) return false;
+    const memsw = this.#memswFailcnt?.readBytes(parseNumberBytes);
+    if (memsw === undefined && this.#memswFailcnt !== undefined && exists(memoryDir(this.#location))) {
+      this.#memswFailcnt.close();
+      this.#memswFailcnt = undefined;
+    }
+    setEvents(into, oomValues[0]!, this.#failcnt.readBytes(parseNumberBytes), memsw);
+    return true;
+  }
+
+  populated(): boolean {
+    // Every hierarchy, as v1Driver.populated (and children()) look at them all, the memory one
+    // first: the others matter only once it is empty.
+    const location = this.#location;
+    this.#procs ??= new OpenFile(memoryDir(location), 'cgroup.procs', { reopen: true });
+    if (this.#procs.readBytes(hasPidBytes) === true) return true;
+    this.#others ??= dirs(location)
+      .filter((dir) => dir !== location.memory)
+      .map((dir) => new OpenFile(dir, 'cgroup.procs', { reopen: true }));
+    for (const file of this.#others) if (file.readBytes(hasPidBytes) === true) return true;
+    return false;
+  }
+
+  close(): void {
+    this.#oomControl.close();
+    this.#failcnt.close();
+    this.#memswFailcnt?.close();
+  }
 }
 
 /** usage + oom_control + failcnt(s), kept open; v1 has no per-cgroup PSI and no `high` events. */
 function sampler(dir: string): MemorySampler {
   const usage = new OpenFile(dir, 'memory.usage_in_bytes');
-  const oomControl = new OpenFile(dir, 'memory.oom_control');
-  const failcnt = new OpenFile(dir, 'memory.failcnt');
   const stat = new OpenFile(dir, 'memory.stat');
-  // memsw exists only with swap accounting on: once missing in a live cgroup, it stays missing.
-  let memswFailcnt: OpenFile | undefined = new OpenFile(dir, 'memory.memsw.failcnt');
-  const files = (): OpenFile[] => [usage, oomControl, failcnt, stat, ...(memswFailcnt ? [memswFailcnt] : [])];
+  const events = new V1Events({ memory: dir });
+  const scratch: MemoryEvents = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
   return {
     sample() {
-      const current = usage.readParsed(parseNumber);
-      const oom = oomControl.readParsed(parseFlatKeyed);
-      if (current === undefined || oom === undefined) return undefined;
-      const memsw = memswFailcnt?.readParsed(parseNumber);
-      if (memsw === undefined && memswFailcnt !== undefined && exists(dir)) memswFailcnt = undefined;
-      return { current, events: toEvents(oom, failcnt.readParsed(parseNumber), memsw), pressure: undefined };
+      const into = emptySample();
+      return this.read(into) ? into : undefined;
+    },
+    read(into) {
+      const current = usage.readBytes(parseNumberBytes);
+      if (current === undefined || !events.read(scratch)) return false;
+      into.current = current;
+      updateEvents(into, scratch);
+      into.pressure = undefined;
+      return true;
     },
     usage() {
-      const values = stat.readParsed(parseFlatKeyed);
-      const current = usage.readParsed(parseNumber);
+      const values = stat.readBytes(parseStat);
+      const current = usage.readBytes(parseNumberBytes);
       if (values === undefined || current === undefined) return undefined;
-      return { current, workingSet: Math.max(0, current - (values.total_inactive_file ?? values.inactive_file ?? 0)) };
+      // Hierarchical (this cgroup and its children) where the kernel has it, else its own.
+      const inactiveFile = Number.isNaN(values[0]) ? values[1]! : values[0]!;
+      return { current, workingSet: Math.max(0, current - (Number.isNaN(inactiveFile) ? 0 : inactiveFile)) };
     },
     close() {
-      for (const file of files()) file.close();
+      usage.close();
+      stat.close();
+      events.close();
     },
   };
 }
@@ -128,6 +203,7 @@ export const v1Driver: CgroupDriver = {
     if (max === undefined) return undefined;
     return { max, hierarchical: readParsedOptional(dir, 'memory.stat', parseFlatKeyed)?.hierarchical_memory_limit };
   },
+  eventsReader: (location) => new V1Events(location),
   sampler: (location) => sampler(memoryDir(location)),
 
   async killAll(location) {

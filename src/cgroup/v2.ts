@@ -6,8 +6,8 @@ import type { CgroupDriver } from './driver.js';
 import type { Location } from './detect.js';
 import { exists, OpenFile, readFile, readOptional, readParsed, readParsedOptional, writeFile } from './files.js';
 import { v2LimitWrites } from './limits.js';
-import { parseFlatKeyed, parseList, parseNumber, parsePids, parsePsi } from './parse.js';
-import type { MemoryEvents, MemorySampler } from './stats.js';
+import { byteKeys, parseFlatKeyed, parseFlatKeyedBytes, parseList, parseNumber, parseNumberBytes, parsePids, parsePsi, parsePsiBytes, psiOf, type Psi } from './parse.js';
+import { emptySample, updateEvents, type EventsReader, type MemoryEvents, type MemorySampler } from './stats.js';
 
 /** Controllers the library needs below its root, and those it enables only when offered. */
 const REQUIRED = ['memory', 'pids'];
@@ -64,31 +64,93 @@ function toEvents(e: Record<string, number>): MemoryEvents {
   return { low: e.low ?? 0, high: e.high ?? 0, max: e.max ?? 0, oom: e.oom ?? 0, oomKill: e.oom_kill ?? 0 };
 }
 
+/*
+ * What the byte parsers fill, shared by every cgroup: reads are synchronous and each result is
+ * used before the next read, and one set instead of one per agent keeps 300 agents' state small.
+ */
+const EVENT_KEYS = byteKeys('low', 'high', 'max', 'oom', 'oom_kill');
+const eventValues = new Float64Array(EVENT_KEYS.length);
+const parseEvents = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, EVENT_KEYS, eventValues);
+const eventValue = (i: number): number => (Number.isNaN(eventValues[i]) ? 0 : eventValues[i]!);
+const POPULATED_KEYS = byteKeys('populated');
+const populatedValue = new Float64Array(1);
+const parsePopulated = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, POPULATED_KEYS, populatedValue);
+const INACTIVE_KEYS = byteKeys('inactive_file');
+const inactive = new Float64Array(1);
+const parseStat = (bytes: Buffer, length: number): Float64Array => parseFlatKeyedBytes(bytes, length, INACTIVE_KEYS, inactive);
+const psiValues = new Float64Array(8);
+const parsePressure = (bytes: Buffer, length: number): Float64Array => parsePsiBytes(bytes, length, psiValues);
+
+/** memory.events and cgroup.events kept open and parsed in place (the files inotify announces changes of). */
+function eventsReader(location: Location): EventsReader {
+  const dir = dirOf(location);
+  const events = new OpenFile(dir, 'memory.events');
+  const cgroupEvents = new OpenFile(dir, 'cgroup.events');
+  return {
+    read(into) {
+      if (events.readBytes(parseEvents) === undefined) return false;
+      into.low = eventValue(0);
+      into.high = eventValue(1);
+      into.max = eventValue(2);
+      into.oom = eventValue(3);
+      into.oomKill = eventValue(4);
+      return true;
+    },
+    populated: () => cgroupEvents.readBytes(parsePopulated) !== undefined && populatedValue[0] === 1,
+    close() {
+      events.close();
+      cgroupEvents.close();
+    },
+  };
+}
+
+/** Whether `psi` holds `values` (parsePsiBytes's numbers): an unchanged PSI keeps its object. */
+function samePsi(psi: Psi | undefined, values: Float64Array): boolean {
+  if (psi === undefined) return false;
+  const { some, full } = psi;
+  if (some.avg10 !== values[0] || some.avg60 !== values[1] || some.avg300 !== values[2] || some.total !== values[3]) return false;
+  if (full === undefined) return Number.isNaN(values[4]);
+  return full.avg10 === values[4] && full.avg60 === values[5] && full.avg300 === values[6] && full.total === values[7];
+}
+
 /** memory.current + memory.events + memory.pressure, kept open; memory.stat only for the working set. */
 function sampler(dir: string): MemorySampler {
   const current = new OpenFile(dir, 'memory.current');
-  const events = new OpenFile(dir, 'memory.events');
   const stat = new OpenFile(dir, 'memory.stat');
+  const events = eventsReader({ unified: dir });
+  const scratch: MemoryEvents = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
   // Without PSI (psi=0, or a kernel before 4.20) the file never appears: stop opening it.
   let pressure: OpenFile | undefined = new OpenFile(dir, 'memory.pressure');
-  const files = (): OpenFile[] => [current, events, stat, ...(pressure ? [pressure] : [])];
   return {
     sample() {
-      const bytes = current.readParsed(parseNumber);
-      const counters = events.readParsed(parseFlatKeyed);
-      if (bytes === undefined || counters === undefined) return undefined;
-      const psi = pressure?.readParsed(parsePsi);
-      if (psi === undefined && pressure !== undefined && exists(dir)) pressure = undefined;
-      return { current: bytes, events: toEvents(counters), pressure: psi };
+      const into = emptySample();
+      return this.read(into) ? into : undefined;
+    },
+    read(into) {
+      const bytes = current.readBytes(parseNumberBytes);
+      if (bytes === undefined || !events.read(scratch)) return false;
+      const read = pressure?.readBytes(parsePressure);
+      if (read === undefined && pressure !== undefined && exists(dir)) {
+        pressure.close();
+        pressure = undefined;
+      }
+      into.current = bytes;
+      updateEvents(into, scratch);
+      if (read === undefined) into.pressure = undefined;
+      else if (!samePsi(into.pressure, psiValues)) into.pressure = psiOf(psiValues);
+      return true;
     },
     usage() {
-      const values = stat.readParsed(parseFlatKeyed);
-      const bytes = current.readParsed(parseNumber);
+      const values = stat.readBytes(parseStat);
+      const bytes = current.readBytes(parseNumberBytes);
       if (values === undefined || bytes === undefined) return undefined;
-      return { current: bytes, workingSet: Math.max(0, bytes - (values.inactive_file ?? 0)) };
+      return { current: bytes, workingSet: Math.max(0, bytes - (Number.isNaN(values[0]) ? 0 : values[0]!)) };
     },
     close() {
-      for (const file of files()) file.close();
+      current.close();
+      stat.close();
+      events.close();
+      pressure?.close();
     },
   };
 }
@@ -171,6 +233,7 @@ export const v2Driver: CgroupDriver = {
     const max = readParsedOptional(dirOf(location), 'memory.max', parseNumber);
     return max === undefined ? undefined : { max, hierarchical: undefined };
   },
+  eventsReader,
   sampler: (location) => sampler(dirOf(location)),
 
   async killAll(location, options = {}) {

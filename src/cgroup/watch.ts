@@ -6,7 +6,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { CgroupDriver } from './driver.js';
 import type { Location } from './detect.js';
-import type { MemoryEvents } from './stats.js';
+import { sameEvents, type EventsReader, type MemoryEvents } from './stats.js';
 import { Emitter } from '../util/emitter.js';
 
 /** Events of a {@link CgroupWatcher}. */
@@ -33,15 +33,15 @@ export interface WatchOptions {
 /** Every memory event counter at zero: the baseline of a new cgroup. */
 export const NO_MEMORY_EVENTS: Readonly<MemoryEvents> = Object.freeze({ low: 0, high: 0, max: 0, oom: 0, oomKill: 0 });
 
-const COUNTERS = ['low', 'high', 'max', 'oom', 'oomKill'] as const;
-
 /**
  * Reports OOM kills and limit hits (`memory`) and the cgroup emptying (`empty`) as they happen:
  * through inotify on v2, by polling on v1. Get one from {@link Cgroup.watch}; close it when done.
  */
 export class CgroupWatcher extends Emitter<CgroupWatchEvents> {
-  readonly #driver: CgroupDriver;
-  readonly #location: Location;
+  /** The counter files, kept open: a v1 host polls them for every agent every second. */
+  readonly #reader: EventsReader;
+  /** Where each check reads the counters into; copied to `#last` only when they changed. */
+  readonly #scratch: MemoryEvents = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 };
   readonly #watchers: FSWatcher[] = [];
   #timer: NodeJS.Timeout | undefined;
   #last: MemoryEvents;
@@ -51,10 +51,14 @@ export class CgroupWatcher extends Emitter<CgroupWatchEvents> {
   /** Use {@link Cgroup.watch}. Takes `options.baseline` or the current counters as the baseline: only later rises are reported. */
   constructor(driver: CgroupDriver, location: Location, options: WatchOptions = {}) {
     super();
-    this.#driver = driver;
-    this.#location = location;
-    this.#last = { ...(options.baseline ?? driver.memoryEvents(location) ?? NO_MEMORY_EVENTS) };
-    this.#populated = driver.populated(location);
+    this.#reader = driver.eventsReader(location);
+    try {
+      this.#last = { ...(options.baseline ?? (this.#reader.read(this.#scratch) ? this.#scratch : NO_MEMORY_EVENTS)) };
+      this.#populated = this.#reader.populated();
+    } catch (error) {
+      this.#reader.close();
+      throw error;
+    }
     const files = driver.eventFiles(location);
     for (const file of files) {
       try {
@@ -81,18 +85,21 @@ export class CgroupWatcher extends Emitter<CgroupWatchEvents> {
   check(): void {
     if (this.#closed) return;
     try {
-      const total = this.#driver.memoryEvents(this.#location);
-      if (total) {
-        const delta = { ...total };
-        let changed = false;
-        for (const key of COUNTERS) {
-          delta[key] = total[key] - this.#last[key];
-          if (delta[key] > 0) changed = true;
-        }
-        this.#last = total;
-        if (changed) this.emit('memory', delta, total);
+      // Nothing is allocated unless a counter moved: this runs for every agent every second on v1.
+      const total = this.#scratch;
+      if (this.#reader.read(total) && !sameEvents(total, this.#last)) {
+        const last = this.#last;
+        const delta: MemoryEvents = {
+          low: total.low - last.low,
+          high: total.high - last.high,
+          max: total.max - last.max,
+          oom: total.oom - last.oom,
+          oomKill: total.oomKill - last.oomKill,
+        };
+        this.#last = { ...total };
+        if (delta.low > 0 || delta.high > 0 || delta.max > 0 || delta.oom > 0 || delta.oomKill > 0) this.emit('memory', delta, { ...total });
       }
-      const populated = this.#driver.populated(this.#location);
+      const populated = this.#reader.populated();
       if (this.#populated && !populated) this.emit('empty');
       this.#populated = populated;
     } catch (error) {
@@ -107,6 +114,7 @@ export class CgroupWatcher extends Emitter<CgroupWatchEvents> {
     for (const watcher of this.#watchers) watcher.close();
     this.#watchers.length = 0;
     if (this.#timer) clearInterval(this.#timer);
+    this.#reader.close();
     this.removeAllListeners();
   }
 }

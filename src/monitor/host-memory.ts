@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { Cgroup } from '../cgroup/cgroup.js';
 import { OpenFile } from '../cgroup/files.js';
-import { parseMeminfo, parsePsi, type Psi } from '../cgroup/parse.js';
-import type { MemorySampler } from '../cgroup/stats.js';
+import { byteKeys, parseMeminfoBytes, parsePsiBytes, psiOf, type Psi } from '../cgroup/parse.js';
+import { emptySample, type MemorySampler } from '../cgroup/stats.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { findBudget, type Budget, type BudgetOption } from './budget.js';
 import type { HostMemory } from './types.js';
@@ -78,7 +78,16 @@ export interface BudgetInput {
   option?: BudgetOption;
 }
 
+/** The meminfo lines {@link toHostMemory} uses, picked out of the file's fifty-odd in place. */
+const MEMINFO = ['MemTotal', 'MemAvailable', 'MemFree', 'Buffers', 'Cached', 'SwapTotal', 'SwapFree'] as const;
+const MEMINFO_KEYS = byteKeys(...MEMINFO);
+
 export class HostMemoryReader {
+  readonly #values = new Float64Array(MEMINFO.length);
+  readonly #parseMeminfo = (bytes: Buffer, length: number): Float64Array => parseMeminfoBytes(bytes, length, MEMINFO_KEYS, this.#values);
+  readonly #psi = new Float64Array(8);
+  readonly #sample = emptySample();
+  readonly #parsePsi = (bytes: Buffer, length: number): Float64Array => parsePsiBytes(bytes, length, this.#psi);
   readonly #meminfo: OpenFile;
   /** Dropped after the first failure: a kernel without PSI never grows it. */
   #pressure: OpenFile | undefined;
@@ -94,22 +103,24 @@ export class HostMemoryReader {
 
   /** The machine's memory from /proc alone. */
   machine(): HostMemory {
-    let text: string | undefined;
+    let values: Float64Array | undefined;
     try {
-      text = this.#meminfo.read();
+      values = this.#meminfo.readBytes(this.#parseMeminfo);
     } catch (error) {
       throw new AgentHostError(ErrorCode.HOST_MEMORY_UNAVAILABLE, `cannot read ${this.#meminfo.path}: ${(error as Error).message}`, {
         file: this.#meminfo.path,
         cause: error,
       });
     }
-    if (text === undefined) {
+    if (values === undefined) {
       throw new AgentHostError(ErrorCode.HOST_MEMORY_UNAVAILABLE, `${this.#meminfo.path} does not exist (is /proc mounted?)`, {
         file: this.#meminfo.path,
       });
     }
     try {
-      return toHostMemory(parseMeminfo(text), this.#readPressure());
+      const meminfo: Record<string, number> = {};
+      for (let i = 0; i < MEMINFO.length; i++) if (!Number.isNaN(values[i])) meminfo[MEMINFO[i]!] = values[i]!;
+      return toHostMemory(meminfo, this.#readPressure());
     } catch (error) {
       if (error instanceof AgentHostError && error.code === ErrorCode.HOST_MEMORY_UNAVAILABLE) {
         throw new AgentHostError(error.code, `${this.#meminfo.path}: ${error.message}`, { file: this.#meminfo.path });
@@ -135,8 +146,8 @@ export class HostMemoryReader {
     if (budget.cgroup === undefined) return toBudgetMemory(machine, budget);
     const sampler = this.#samplerOf(budget.cgroup);
     const usage = sampler.usage();
-    const sample = usage && sampler.sample();
-    if (usage === undefined || sample === undefined) {
+    const sample = this.#sample;
+    if (usage === undefined || !sampler.read(sample)) {
       // The cgroup is gone (a root removed and made again): look the budget up anew next time.
       this.#budget = undefined;
       return machine;
@@ -155,8 +166,8 @@ export class HostMemoryReader {
   #readPressure(): Psi | undefined {
     if (this.#pressure === undefined) return undefined;
     try {
-      const text = this.#pressure.read();
-      if (text !== undefined) return parsePsi(text);
+      const values = this.#pressure.readBytes(this.#parsePsi);
+      if (values !== undefined) return psiOf(values);
     } catch {
       // EOPNOTSUPP (psi disabled) or an unreadable format: host PSI is optional.
     }

@@ -183,11 +183,14 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
           continue;
         }
         if (sample === undefined) continue;
-        const detection = tracker.detect(sample, this.#detector);
-        if (detection.throttled) this.emit('pressure', { scope: 'agent', id: agent.id, kind: 'throttled', sample });
-        if (detection.livelock) {
-          this.emit('pressure', { scope: 'agent', id: agent.id, kind: 'livelock', sample });
-          if (this.#options.livelock.action === 'kill') this.#livelockKill(tracker, sample, detection.livelock.stalledMs, memory);
+        const { throttled, livelock } = tracker.detect(sample, this.#detector);
+        if (!throttled && !livelock) continue;
+        // The tracker refills its sample next tick: events get a copy of their own.
+        const kept = { ...sample };
+        if (throttled) this.emit('pressure', { scope: 'agent', id: agent.id, kind: 'throttled', sample: kept });
+        if (livelock) {
+          this.emit('pressure', { scope: 'agent', id: agent.id, kind: 'livelock', sample: kept });
+          if (this.#options.livelock.action === 'kill') this.#livelockKill(tracker, kept, livelock.stalledMs, memory);
         }
       }
     } catch (error) {

@@ -7,7 +7,6 @@
 import type { PsiLine } from '../cgroup/parse.js';
 import type { AgentSample } from './types.js';
 
-const PSI_FIELDS = ['avg10', 'avg60', 'avg300', 'total'] as const;
 /** time, current, highDelta, 5 event counters. */
 const WIDTH = 8;
 /** some × 4, full × 4 (NaN: absent); kept apart, made at the first sample with PSI (v1 has none). */
@@ -44,13 +43,20 @@ export class SampleRing {
     d[i++] = e.oomKill;
     if (sample.pressure !== undefined) this.#psi ??= new Float64Array(this.capacity * PSI_WIDTH).fill(NaN);
     if (this.#psi !== undefined) {
-      let j = this.#next * PSI_WIDTH;
-      for (const line of [sample.pressure?.some, sample.pressure?.full]) {
-        for (const field of PSI_FIELDS) this.#psi[j++] = line === undefined ? NaN : line[field];
-      }
+      const j = this.#next * PSI_WIDTH;
+      this.#writePsi(j, sample.pressure?.some);
+      this.#writePsi(j + 4, sample.pressure?.full);
     }
     this.#next = (this.#next + 1) % this.capacity;
     if (this.#size < this.capacity) this.#size++;
+  }
+
+  #writePsi(at: number, line: PsiLine | undefined): void {
+    const psi = this.#psi!;
+    psi[at] = line === undefined ? NaN : line.avg10;
+    psi[at + 1] = line === undefined ? NaN : line.avg60;
+    psi[at + 2] = line === undefined ? NaN : line.avg300;
+    psi[at + 3] = line === undefined ? NaN : line.total;
   }
 
   /** The newest sample. */

@@ -2,7 +2,7 @@
  * Per-agent state of the monitor: the open files of its cgroup, its bounded sample ring, and
  * the throttling / livelock detectors fed by each sample.
  */
-import type { MemorySampler } from '../cgroup/stats.js';
+import { emptySample, type MemorySampler } from '../cgroup/stats.js';
 import { SampleRing } from './ring.js';
 import type { AgentSample, MonitoredAgent } from './types.js';
 
@@ -38,6 +38,13 @@ export class AgentTracker {
   #throttled = false;
   #stallSince: number | undefined;
   #stallReported = false;
+  /*
+   * Filled anew every tick instead of made: 300 agents' samples and detections each second would
+   * be the garbage that keeps V8's young generation large on an idle host.
+   */
+  readonly #raw = emptySample();
+  readonly #sample: AgentSample = { time: 0, current: 0, events: this.#raw.events, highDelta: 0, pressure: undefined };
+  readonly #detection: Detection = { throttled: false, livelock: undefined };
 
   constructor(agent: MonitoredAgent, capacity: number) {
     this.agent = agent;
@@ -45,18 +52,28 @@ export class AgentTracker {
     this.ring = new SampleRing(capacity);
   }
 
-  /** Reads the cgroup's cheap figures; `undefined` once it is gone. */
+  /**
+   * Reads the cgroup's cheap figures; `undefined` once it is gone. The sample is this tracker's
+   * own, overwritten by the next call: copy it (shallowly: its `events` and `pressure` objects are
+   * never changed) to keep it.
+   */
   sample(time: number): AgentSample | undefined {
-    const raw = this.sampler.sample();
-    if (raw === undefined) return undefined;
+    const raw = this.#raw;
+    if (!this.sampler.read(raw)) return undefined;
     const high = raw.events.high;
     const highDelta = this.#lastHigh === undefined ? 0 : Math.max(0, high - this.#lastHigh);
     this.#lastHigh = high;
-    const sample: AgentSample = { time, current: raw.current, events: raw.events, highDelta, pressure: raw.pressure };
+    const sample = this.#sample;
+    sample.time = time;
+    sample.current = raw.current;
+    sample.events = raw.events;
+    sample.highDelta = highDelta;
+    sample.pressure = raw.pressure;
     this.ring.push(sample);
     return sample;
   }
 
+  /** What `sample` revealed; the result is this tracker's own, overwritten by the next call. */
   detect(sample: AgentSample, settings: DetectorSettings): Detection {
     if (sample.highDelta > 0) this.#lastRise = sample.time;
     const throttledNow = this.#lastRise !== undefined && sample.time - this.#lastRise <= settings.grace;
@@ -76,7 +93,9 @@ export class AgentTracker {
       this.#stallSince = undefined;
       this.#stallReported = false;
     }
-    return { throttled: started, livelock };
+    this.#detection.throttled = started;
+    this.#detection.livelock = livelock;
+    return this.#detection;
   }
 
   close(): void {

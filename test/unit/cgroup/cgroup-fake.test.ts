@@ -524,6 +524,61 @@ describe('watch (fake cgroupfs)', () => {
   });
 });
 
+describe('reads in place: the watcher and sampler over files kept open (fake cgroupfs)', () => {
+  it('v1: "empty" only once every hierarchy\'s cgroup.procs is empty; max is the larger failcnt', () => {
+    const { tree, self } = v1({
+      'v1/memory/a/memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n',
+      'v1/memory/a/memory.failcnt': '0\n',
+      'v1/memory/a/memory.memsw.failcnt': '0\n',
+      'v1/memory/a/cgroup.procs': '42\n',
+      'v1/pids/a/cgroup.procs': '42\n',
+      'v1/freezer/a/cgroup.procs': '',
+    });
+    const watcher = self.watch({ pollInterval: 0 });
+    const seen: unknown[] = [];
+    watcher.on('memory', (delta) => seen.push(delta));
+    watcher.on('empty', () => seen.push('empty'));
+    tree.write('v1/memory/a/memory.failcnt', '3\n');
+    tree.write('v1/memory/a/memory.memsw.failcnt', '5\n');
+    tree.write('v1/memory/a/cgroup.procs', '');
+    watcher.check();
+    expect(seen).toEqual([{ low: 0, high: 0, max: 5, oom: 0, oomKill: 0 }]);
+    tree.write('v1/pids/a/cgroup.procs', '0\n');
+    watcher.check();
+    watcher.check();
+    expect(seen).toEqual([{ low: 0, high: 0, max: 5, oom: 0, oomKill: 0 }, 'empty']);
+    watcher.close();
+  });
+
+  it('sampler.read(into): the same objects while nothing changed, new ones (the old ones kept) when something did', () => {
+    const { tree, self } = v2({
+      'cg/a/memory.current': '4096\n',
+      'cg/a/memory.events': 'low 0\nhigh 1\nmax 0\noom 0\noom_kill 0\n',
+      'cg/a/memory.pressure': 'some avg10=0.00 avg60=0.00 avg300=0.00 total=5\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=2\n',
+    });
+    const sampler = self.sampler();
+    const into = { current: 0, events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0 }, pressure: undefined } as Parameters<typeof sampler.read>[0];
+    expect(sampler.read(into)).toBe(true);
+    const { events, pressure } = into;
+    expect(into).toEqual(sampler.sample());
+    tree.write('cg/a/memory.current', '8192\n');
+    sampler.read(into);
+    expect(into.current).toBe(8192);
+    expect(into.events).toBe(events);
+    expect(into.pressure).toBe(pressure);
+    tree.write('cg/a/memory.events', 'low 0\nhigh 2\nmax 0\noom 0\noom_kill 0\n');
+    tree.write('cg/a/memory.pressure', 'some avg10=1.25 avg60=0.00 avg300=0.00 total=9\nfull avg10=0.50 avg60=0.00 avg300=0.00 total=4\n');
+    sampler.read(into);
+    expect(into.events).toEqual({ low: 0, high: 2, max: 0, oom: 0, oomKill: 0 });
+    expect(events.high).toBe(1);
+    expect(into.pressure).toEqual({ some: { avg10: 1.25, avg60: 0, avg300: 0, total: 9 }, full: { avg10: 0.5, avg60: 0, avg300: 0, total: 4 } });
+    expect(pressure?.some.total).toBe(5);
+    tree.write('cg/a/memory.events', 'low x\n');
+    expect(() => sampler.read(into)).toThrow(expect.objectContaining({ code: ErrorCode.CGROUP_PARSE, file: tree.path('cg/a/memory.events') }));
+    sampler.close();
+  });
+});
+
 describe('fromSystemError', async () => {
   const { fromSystemError } = await import('../../../src/errors.js');
   it.each([
