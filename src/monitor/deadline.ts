@@ -3,6 +3,7 @@
  * at its current growth rate, to reach the critical threshold — the moment waiting stops being
  * safe — bounded so a notice is never too short to act on nor long enough to matter.
  */
+import type { HostMemory, ReliefKill } from './types.js';
 
 /** The bounds of an eviction notice's grace, ms. */
 export const EVICTION_GRACE = { min: 2_000, max: 30_000 } as const;
@@ -32,4 +33,25 @@ export function evictionGrace(input: EvictionGraceInput): number {
   if (!(input.rate > 0)) return max;
   const left = ((input.critical - input.usedRatio) / input.rate) * 1000;
   return Math.round(Math.min(max, Math.max(min, left)));
+}
+
+/**
+ * The notice of a relief kill at `memory`, host memory growing `rate` bytes per second:
+ * `undefined` (kill at once) at critical or with notices off, else the signal and the grace.
+ */
+export function evictionNotice(
+  memory: HostMemory,
+  rate: number,
+  critical: number,
+  notice: { signal: NodeJS.Signals; minGrace: number; maxGrace: number } | false,
+): ReliefKill['eviction'] {
+  if (notice === false) return undefined;
+  const graceMs = evictionGrace({
+    usedRatio: memory.usedRatio,
+    critical,
+    rate: memory.total > 0 ? rate / memory.total : 0,
+    min: notice.minGrace,
+    max: notice.maxGrace,
+  });
+  return graceMs > 0 ? { signal: notice.signal, graceMs } : undefined;
 }
