@@ -114,14 +114,14 @@ export async function runRelief(
       const rate = steps.rate();
       const rising = rate > options.minRate;
       if (memory.usedRatio < options.clearBelow && !rising) return report('alarm-cleared', memory);
-      // What must go to be under the clear mark once the victims' memory is back, growth meanwhile included.
-      deficit = memory.used + Math.max(0, rate) * (options.cooldown / 1000) - options.clearBelow * memory.total;
-      if (memory.usedRatio < options.clearBelow && deficit <= 0) {
+      if (memory.usedRatio < options.clearBelow) {
         // Cleared but still rising: watch rather than kill below the alarm, the overshoot to avoid.
         if (++watched > WATCH_LIMIT) return report('alarm-cleared', memory);
         if (!(await pause(options.cooldown, signal))) return report('stopped', memory);
         continue;
       }
+      // What must go to be under the clear mark once the victims' memory is back, growth meanwhile included.
+      deficit = memory.used + Math.max(0, rate) * (options.cooldown / 1000) - options.clearBelow * memory.total;
     } else {
       if (memory.usedRatio < options.target) return report('target-reached', memory);
       deficit = memory.used - options.target * memory.total;

@@ -54,9 +54,12 @@ export class Trend {
     if (this.#points.length > this.#capacity) this.#points.shift();
   }
 
-  /** Units per second over the window; 0 before two readings. */
+  /**
+   * Units per second over the window; 0 before three readings: two readings make a line out of
+   * any one jump (an agent's burst, a kill's release), three start to show a trend.
+   */
   rate(): number {
-    return slope(this.#points);
+    return this.#points.length < 3 ? 0 : slope(this.#points);
   }
 
   clear(): void {

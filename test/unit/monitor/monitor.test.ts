@@ -494,7 +494,7 @@ describe('auto-kill', () => {
     };
     const monitor = monitorOf({ autoKill: true, cooldown: '2s' });
     const events = record(monitor);
-    await ticks(monitor, 0.94);
+    await ticks(monitor, 0.92, 0.94);
     expect(host.kills).toEqual([]);
     await ticks(monitor, 0.96);
     await vi.advanceTimersByTimeAsync(20_000);

@@ -34,7 +34,10 @@ describe('trend', () => {
   it('keeps a bounded window', () => {
     const trend = new Trend(3);
     expect(trend.rate()).toBe(0);
-    for (const [t, v] of [[0, 1000], [1000, 0], [2000, 10], [3000, 20]] as const) trend.push(t, v);
+    trend.push(0, 0);
+    trend.push(1000, 50);
+    expect(trend.rate()).toBe(0); // two readings are a jump, not yet a trend
+    for (const [t, v] of [[2000, 1000], [3000, 0], [4000, 10], [5000, 20]] as const) trend.push(t, v);
     expect(trend.rate()).toBeCloseTo(10);
     trend.clear();
     expect(trend.rate()).toBe(0);
