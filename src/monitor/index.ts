@@ -3,6 +3,7 @@ export { defaultVictimPolicy } from './victims.js';
 export { MONITOR_DEFAULTS } from './options.js';
 export type {
   AgentPressureEvent,
+  EvictionNoticeOptions,
   AgentSample,
   HostMemory,
   HostPressureEvent,
@@ -12,6 +13,8 @@ export type {
   MonitoredAgent,
   MonitorEvents,
   MonitorHost,
+  PauseInfo,
+  PauseOptions,
   ReliefKill,
   ReliefOutcome,
   ReliefReport,
