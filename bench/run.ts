@@ -14,6 +14,7 @@ import { burst } from './burst.js';
 import { lifecycle } from './lifecycle.js';
 import { monitorTick } from './monitor-tick.js';
 import { oomLatency } from './oom.js';
+import { overcommit } from './overcommit.js';
 import { relief } from './relief.js';
 import { rss } from './rss.js';
 import { BenchEnv, NATIVE_SCALE, QUICK_SCALE, VM_SCALE, type Scale } from './lib/env.js';
@@ -28,6 +29,7 @@ const SECTIONS: Record<string, (env: BenchEnv) => Promise<SectionResult>> = {
   oom: oomLatency,
   relief,
   rss,
+  overcommit,
 };
 
 const { values } = parseArgs({
