@@ -242,6 +242,65 @@ describe('relief', () => {
   });
 });
 
+describe('pause before kill', () => {
+  /** Grows 2 MB every 100 ms up to 48 MB, then holds (a node process, pages written). */
+  const GROWER = "const held = []; const t = setInterval(() => { held.push(Buffer.alloc(2 << 20, 1)); if (held.length >= 24) clearInterval(t); }, 100); setInterval(() => {}, 1000);";
+
+  it('freezes the newest growing agent while the host is above high and rising, and thaws it under the resume mark', async () => {
+    host = new TestHost();
+    const frozenAt = new Map<string, number>();
+    const calls: string[] = [];
+    // The host's half: freeze / thaw the cgroup, and say who is frozen (pausedAt).
+    const pausing: MonitorHost = {
+      agents: () => [...host.agents()].map((a) => ({ ...a, pausedAt: frozenAt.get(a.id) })),
+      kill: (id, info) => host.kill(id, info),
+      pause: async (id) => {
+        await host.live.get(id)!.agent.cgroup.freeze();
+        frozenAt.set(id, Date.now());
+        calls.push(`pause:${id}`);
+      },
+      resume: async (id) => {
+        await host.live.get(id)!.agent.cgroup.thaw();
+        frozenAt.delete(id);
+        calls.push(`resume:${id}`);
+      },
+    };
+    const old = await host.start('old', process.execPath, ['-e', GROWER]);
+    const young = await host.start('young', process.execPath, ['-e', GROWER]);
+    const startedAt: Record<string, number> = { old: 1, young: 2 };
+    const usage = (live: Live): number => live.agent.cgroup.stats().memory.current;
+    // A pretend 400 MiB host at 80 % besides the agents' growth since the start.
+    const TOTAL = 400 * M;
+    const base = usage(old) + usage(young);
+    let offset = 0.8;
+    const readMemory = (): HostMemory => {
+      let grown = 0;
+      for (const live of [old, young]) if (live.agent.cgroup.populated()) grown += usage(live);
+      const used = Math.round((offset + (grown - base) / TOTAL) * TOTAL);
+      return { total: TOTAL, available: TOTAL - used, used, usedRatio: used / TOTAL };
+    };
+    const monitor = new MemoryMonitor(
+      { ...pausing, agents: () => [...pausing.agents()].map((a) => ({ ...a, startedAt: startedAt[a.id] })) },
+      { readMemory, interval: 200, eviction: false },
+    );
+    monitors.push(monitor);
+    monitor.start();
+    await waitFor(() => calls.includes('pause:young'), { timeout: 30_000, message: 'young frozen' });
+    // Only the newest: the last running agent is never frozen.
+    expect(calls).toEqual(['pause:young']);
+    const held = usage(young);
+    await waitFor(() => usage(old) >= 48 * M, { timeout: 30_000, message: 'old grown to 48 MB' });
+    expect(usage(young)).toBeLessThanOrEqual(held + M); // frozen: it grows no more
+    expect(isAlive(young.pid)).toBe(true);
+    // Memory comes back under the resume mark (80 %) and stays: young is thawed and grows on.
+    offset = 0.6;
+    await waitFor(() => calls.includes('resume:young'), { timeout: 30_000, message: 'young thawed' });
+    await waitFor(() => usage(young) >= 48 * M, { timeout: 30_000, message: 'young grows again' });
+    expect(host.kills).toEqual([]);
+    monitor.stop();
+  });
+});
+
 describe('pressure at memory.high (v2)', () => {
   it('an agent held at memory.high produces a throttled pressure event', async (ctx) => {
     skipIf(ctx, !v2 && 'cgroup v1 has no memory.high and no memory.events `high` counter (run it in the v2 VM)');
