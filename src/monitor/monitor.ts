@@ -262,8 +262,9 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     const host = this.#host;
     const settings = this.#options.pause;
     if (settings === false || host.pause === undefined || host.resume === undefined) return;
-    const trackers = [...this.#trackers.values()];
-    if (memory.usedRatio < this.#options.high && !trackers.some((t) => t.agent.pausedAt !== undefined)) return;
+    // Below high only thawing can be due, and only with an agent frozen: most ticks end here.
+    if (memory.usedRatio < this.#options.high && !this.#anyPaused()) return;
+    const trackers = this.#trackers.values();
     const rate = this.#trend.rate();
     const skip = new Set([...this.#killed, ...this.#pausing]);
     const decision = decideForTrackers(trackers, skip, memory, rate, { ...settings, high: this.#options.high, critical: this.#options.critical });
@@ -296,6 +297,11 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
       };
       this.#sendKill(info).catch((error: Error) => this.emit('error', error));
     }
+  }
+
+  #anyPaused(): boolean {
+    for (const tracker of this.#trackers.values()) if (tracker.agent.pausedAt !== undefined) return true;
+    return false;
   }
 
   /** The notice a relief kill at `memory` gets; `undefined`: at once (critical, or notices off). */
