@@ -292,10 +292,11 @@ describe('pause before kill', () => {
     await waitFor(() => usage(old) >= 48 * M, { timeout: 30_000, message: 'old grown to 48 MB' });
     expect(usage(young)).toBeLessThanOrEqual(held + M); // frozen: it grows no more
     expect(isAlive(young.pid)).toBe(true);
-    // Memory comes back under the resume mark (80 %) and stays: young is thawed and grows on.
-    offset = 0.6;
+    // Memory comes back well under the resume mark (80 %), with room for young's growth: thawed, it grows on.
+    offset = 0.3;
     await waitFor(() => calls.includes('resume:young'), { timeout: 30_000, message: 'young thawed' });
-    await waitFor(() => usage(young) >= 48 * M, { timeout: 30_000, message: 'young grows again' });
+    await waitFor(() => usage(young) >= 48 * M, { timeout: 60_000, message: `young grows again (calls: ${calls.join(', ')})` });
+    expect(calls).toEqual(['pause:young', 'resume:young']);
     expect(host.kills).toEqual([]);
     monitor.stop();
   });
