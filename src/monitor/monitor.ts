@@ -82,6 +82,12 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     return this.#level;
   }
 
+  /** The resolved thresholds (fractions): what admission by expected peak reserves up to (`high`). */
+  get thresholds(): { readonly high: number; readonly critical: number; readonly hysteresis: number } {
+    const { high, critical, hysteresis } = this.#options;
+    return { high, critical, hysteresis };
+  }
+
   /** Whether the sampling timer runs. */
   get running(): boolean {
     return this.#running;

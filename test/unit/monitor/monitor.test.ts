@@ -75,6 +75,7 @@ describe('host levels', () => {
 
   it('uses configured thresholds and hysteresis', async () => {
     const monitor = monitorOf({ thresholds: { high: 0.6, critical: 0.7 }, hysteresis: 0.1 });
+    expect(monitor.thresholds).toEqual({ high: 0.6, critical: 0.7, hysteresis: 0.1 });
     for (const [used, level] of [
       [0.65, 'high'],
       [0.55, 'high'],
