@@ -55,31 +55,13 @@ const SMOKE = process.env.NOVA_OVERCOMMIT_SMOKE === '1';
 function loads(memTotal: number): Load[] {
   const f = SMOKE ? 0.05 : memTotal / 2 ** 31;
   const mb = (n: number): number => Math.max(1, Math.round(n * f));
-  const gentle: AgentSpec[] = Array.from({ length: 10 }, (_, i) => ({
-    id: `fit${i}`,
-    startAt: i * 1500,
-    targetMb: mb([130, 170, 210, 150, 190][i % 5]!),
-    stepMb: mb(10),
-    stepMs: 1000,
-    holdMs: 6000,
-  }));
+  /** `count` agents `gap` ms apart, growing to `sizes` (cycled) in `step` MB per second, holding `hold` ms. */
+  const agents = (prefix: string, count: number, gap: number, sizes: number[], step: number, hold: number): AgentSpec[] =>
+    Array.from({ length: count }, (_, i) => ({ id: `${prefix}${i}`, startAt: i * gap, targetMb: mb(sizes[i % sizes.length]!), stepMb: mb(step), stepMs: 1000, holdMs: hold }));
+  const gentle = agents('fit', 10, 1500, [130, 170, 210, 150, 190], 10, 6000);
   // The issue's load: together they want ~1.4× the machine, one after the other they fit.
-  const crowded: AgentSpec[] = Array.from({ length: 12 }, (_, i) => ({
-    id: `crowd${i}`,
-    startAt: i * 1500,
-    targetMb: mb([160, 190, 220, 175, 205, 165][i % 6]!),
-    stepMb: mb(10),
-    stepMs: 1000,
-    holdMs: 10_000,
-  }));
-  const never: AgentSpec[] = Array.from({ length: 8 }, (_, i) => ({
-    id: `hold${i}`,
-    startAt: i * 200,
-    targetMb: mb(230),
-    stepMb: mb(20),
-    stepMs: 1000,
-    holdMs: 12_000,
-  }));
+  const crowded = agents('crowd', 12, 1500, [160, 190, 220, 175, 205, 165], 10, 10_000);
+  const never = agents('hold', 8, 200, [230], 20, 12_000);
   const all = [
     { name: 'fits, gentle', description: `10 agents 1.5 s apart, ${mb(130)}–${mb(210)} MB each in ${mb(10)} MB steps per second, held 6 s`, agents: gentle },
     { name: 'fits over time, crowded', description: `12 agents 1.5 s apart, ${mb(160)}–${mb(220)} MB each in ${mb(10)} MB steps per second, held 10 s`, agents: crowded },
