@@ -7,10 +7,13 @@
 import { Cgroup } from '../cgroup/cgroup.js';
 import { Emitter } from '../util/emitter.js';
 import { HostMemoryReader } from './host-memory.js';
+import { evictionNotice } from './deadline.js';
 import { nextLevel } from './levels.js';
-import { resolveMonitorOptions, resolveRelieveOptions, type ResolvedMonitorOptions, type ResolvedRelieveOptions } from './options.js';
-import { runRelief, type ReliefSteps } from './relief.js';
+import { autoKillRound, resolveMonitorOptions, resolveRelieveOptions, type ResolvedMonitorOptions, type ResolvedRelieveOptions } from './options.js';
+import { decideForTrackers } from './pause-step.js';
+import { runRelief, untilEmpty, type ReliefSteps } from './relief.js';
 import { AgentTracker, type DetectorSettings } from './tracker.js';
+import { Trend } from './trend.js';
 import type {
   AgentSample,
   HostMemory,
@@ -19,6 +22,7 @@ import type {
   MonitoredAgent,
   MonitorEvents,
   MonitorHost,
+  PauseInfo,
   ReliefKill,
   ReliefReport,
   RelieveOptions,
@@ -65,6 +69,10 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
    * only repeat that every tick. Set again when the level leaves `critical`.
    */
   #autoKillArmed = true;
+  /** Host memory used over the last ticks: is it still rising, and how fast. */
+  readonly #trend = new Trend();
+  /** Agents with a freeze or thaw on its way through the host. */
+  readonly #pausing = new Set<string>();
 
   /** Validates `options` (`ERR_INVALID_OPTION`); sampling begins with `start()`. */
   constructor(host: MonitorHost, options: MemoryMonitorOptions = {}) {
@@ -84,6 +92,12 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
   /** The host memory level after the last tick (`normal` before the first). */
   get level(): MemoryLevel {
     return this.#level;
+  }
+
+  /** The resolved thresholds (fractions): what admission by expected peak reserves up to (`high`). */
+  get thresholds(): { readonly high: number; readonly critical: number; readonly hysteresis: number } {
+    const { high, critical, hysteresis } = this.#options;
+    return { high, critical, hysteresis };
   }
 
   /** Whether the sampling timer runs. */
@@ -137,6 +151,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
       this.emit('error', error as Error);
       return;
     }
+    this.#trend.push(Date.now(), memory.used);
     const previous = this.#level;
     this.#level = nextLevel(previous, memory.usedRatio, this.#options);
     if (this.#level !== previous) {
@@ -144,6 +159,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
       this.emit('pressure', { scope: 'host', level: this.#level, previous, memory });
     }
     this.#sampleAgents(memory);
+    this.#pausePolicy(memory);
     this.emit('sample', { memory, level: this.#level });
     if (this.#options.autoKill && this.#level === 'critical' && this.#autoKillArmed && this.#reliefActive === 0) {
       this.#autoKill();
@@ -262,13 +278,60 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     this.emit('kill', info);
   }
 
-  #autoKill(): void {
-    const options: ResolvedRelieveOptions = {
-      target: this.#options.reliefTarget,
-      dryRun: false,
-      maxKills: Infinity,
-      cooldown: this.#options.cooldown,
+  /** Freezes, thaws and evicts by the pause policy, where the host can freeze agents. */
+  #pausePolicy(memory: HostMemory): void {
+    const host = this.#host;
+    const settings = this.#options.pause;
+    if (settings === false || host.pause === undefined || host.resume === undefined) return;
+    // Below high only thawing can be due, and only with an agent frozen: most ticks end here.
+    if (memory.usedRatio < this.#options.high && !this.#anyPaused()) return;
+    const trackers = this.#trackers.values();
+    const rate = this.#trend.rate();
+    const skip = new Set([...this.#killed, ...this.#pausing]);
+    const decision = decideForTrackers(trackers, skip, memory, rate, { ...settings, high: this.#options.high, critical: this.#options.critical });
+    const act = (action: 'pause' | 'resume', id: string, growth: number): void => {
+      const info: PauseInfo = { id, action, growth, memory, rate };
+      this.#pausing.add(id);
+      (action === 'pause' ? host.pause!(id, info) : host.resume!(id, info))
+        .then(
+          () => this.emit(action, info),
+          (error: Error) => this.emit('error', error),
+        )
+        .finally(() => this.#pausing.delete(id));
     };
+    for (const id of decision.freeze) act('pause', id, this.#trackers.get(id)?.growth() ?? 0);
+    for (const id of decision.thaw) act('resume', id, 0);
+    for (const id of decision.evict) {
+      const tracker = this.#trackers.get(id)!;
+      const current = tracker.ring.last()?.current ?? 0;
+      const eviction = this.#eviction(memory);
+      const info: ReliefKill = {
+        id,
+        reason: 'relief',
+        trigger: 'hold-limit',
+        priority: tracker.agent.priority,
+        preferred: tracker.agent.preferred ?? false,
+        workingSet: current,
+        current,
+        memory,
+        ...(eviction && { eviction }),
+      };
+      this.#sendKill(info).catch((error: Error) => this.emit('error', error));
+    }
+  }
+
+  #anyPaused(): boolean {
+    for (const tracker of this.#trackers.values()) if (tracker.agent.pausedAt !== undefined) return true;
+    return false;
+  }
+
+  /** The notice a relief kill at `memory` gets; `undefined`: at once (critical, or notices off). */
+  #eviction(memory: HostMemory): ReliefKill['eviction'] {
+    return evictionNotice(memory, this.#trend.rate(), this.#options.critical, this.#options.eviction);
+  }
+
+  #autoKill(): void {
+    const options: ResolvedRelieveOptions = autoKillRound(this.#options);
     this.#relief('auto-kill', options).then(
       (report) => {
         if (report.kills.length === 0) this.#autoKillArmed = false;
@@ -280,10 +343,22 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
   #relief(trigger: ReliefReport['trigger'], options: ResolvedRelieveOptions): Promise<ReliefReport> {
     this.#reliefActive++;
     const signal = this.#abort.signal;
+    let victims = new Map<string, VictimCandidate>();
     const steps: ReliefSteps = {
       readMemory: () => this.hostMemory(),
-      candidates: (skip) => this.#candidates(skip),
+      candidates: (skip) => {
+        const candidates = this.#candidates(skip);
+        victims = new Map(candidates.map((c) => [c.id, c]));
+        return candidates;
+      },
       kill: (info) => this.#sendKill(info),
+      released: (info) => {
+        const victim = victims.get(info.id);
+        const bound = (info.eviction?.graceMs ?? 0) + this.#options.releaseTimeout;
+        return victim === undefined ? Promise.resolve() : untilEmpty(victim.agent.cgroup, bound, signal);
+      },
+      rate: () => this.#trend.rate(),
+      eviction: (memory) => (options.releaseAware ? this.#eviction(memory) : undefined),
     };
     const round = this.#reliefChain.then(() => runRelief(steps, trigger, options, signal));
     this.#reliefChain = round.catch(() => undefined);

@@ -72,6 +72,21 @@ writeFileSync(out + '.saved', String(rounds));
 setInterval(() => {}, 1000);
 `;
 
+const EVICTION = `
+import { writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { onEviction } from './agent/index.js';
+const out = process.env.OUT;
+const eviction = onEviction(async (notice) => {
+  await sleep(20);
+  writeFileSync(out + '.saved', notice.signal + ' aborted=' + eviction.signal.aborted);
+});
+writeFileSync(out + '.ready', '');
+// Works until evicted, then waits for the kill like a harness that saved its state.
+while (!eviction.signal.aborted) await sleep(20);
+setInterval(() => {}, 1000);
+`;
+
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'nova-agent-it-'));
   const src = join(import.meta.dirname, '../../src/agent');
@@ -86,6 +101,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'report.mjs'), REPORT);
   writeFileSync(join(dir, 'pressure.mjs'), PRESSURE);
   writeFileSync(join(dir, 'signals.mjs'), SIGNALS);
+  writeFileSync(join(dir, 'eviction.mjs'), EVICTION);
   console.log(`cgroup v${Cgroup.self().version}, below ${Cgroup.self().path}`);
 });
 afterAll(() => {
@@ -228,5 +244,24 @@ describe('onTimeoutSignals with real signals', () => {
     expect(result.signal).toBe('SIGTERM');
     expect(exists(`${agent.out}.hard`)).toBe(false);
     await agent.cg.delete();
+  });
+});
+
+describe('onEviction with a real notice', () => {
+  it('the notice (SIGUSR2 to the cgroup) reaches the handler, which saves state before the kill', async () => {
+    const cg = cgroup();
+    const out = join(dir, `eviction-${cg.name}`);
+    const exists = (path: string): boolean => readdirSync(dir).includes(path.slice(dir.length + 1));
+    const agent = await node(cg, 'eviction.mjs', [], { OUT: out });
+    await waitFor(() => exists(`${out}.ready`), { message: `${out}.ready` });
+    // What the host does for a non-emergency relief kill: the notice, a grace, then the kill.
+    expect(cg.signal('SIGUSR2')).toBe(1);
+    await waitFor(() => exists(`${out}.saved`), { message: 'state saved after the eviction notice' });
+    expect(readFileSync(`${out}.saved`, 'utf8')).toBe('SIGUSR2 aborted=true');
+    expect(agent.subprocess.exitCode).toBeNull(); // the notice alone does not end it
+    await cg.kill();
+    const result = await agent.subprocess;
+    expect(result.signal).toBe('SIGKILL');
+    await cg.delete();
   });
 });
