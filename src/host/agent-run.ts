@@ -21,10 +21,12 @@ import { transition } from './run-state.js';
 export class AgentRun implements AgentSource {
   readonly agent: Agent;
   readonly result: Promise<AgentResult>;
+  readonly peak: RunSpec['peak']; // what admission by expected peak works from
   readonly #spec: RunSpec;
   readonly #ctx: RunContext;
   #settle!: (result: AgentResult) => void;
   #state: AgentState = 'queued';
+  #pausedAt: number | undefined;
   #cgroup: RunCgroup | undefined;
   #watcher: CgroupWatcher | undefined;
   #subprocess: Subprocess | undefined;
@@ -47,6 +49,7 @@ export class AgentRun implements AgentSource {
   constructor(spec: RunSpec, ctx: RunContext) {
     this.#spec = spec;
     this.#ctx = ctx;
+    this.peak = spec.peak;
     this.agent = new Agent(spec.info, this);
     this.result = new Promise((resolve) => {
       this.#settle = resolve;
@@ -67,7 +70,6 @@ export class AgentRun implements AgentSource {
     run.#write();
     return run;
   }
-
   get id(): string {
     return this.#spec.info.id;
   }
@@ -93,6 +95,10 @@ export class AgentRun implements AgentSource {
   /** The armed timeouts, once running (for tests and reports). */
   get timer(): TimeoutTimer | undefined {
     return this.#timer;
+  }
+  /** When it was frozen (ms since the epoch), while `paused`: how long the pause policy has held it. */
+  get pausedAt(): number | undefined {
+    return this.#pausedAt;
   }
   /** Whether the monitor may sample it and relief may choose it: alive and not being stopped. */
   get live(): boolean {
@@ -142,10 +148,8 @@ export class AgentRun implements AgentSource {
     this.#run();
     this.#ctx.emit(this.agent, 'spawn', this.agent);
     const asked = this.#stop;
-    if (asked) {
-      this.#stop = undefined;
-      void this.stop(asked.reason, asked.options);
-    }
+    this.#stop = undefined;
+    if (asked) void this.stop(asked.reason, asked.options);
   }
 
   /**
@@ -173,8 +177,6 @@ export class AgentRun implements AgentSource {
       }
       case 'stopping':
         this.#killIn(options.grace);
-        break;
-      case 'exited':
         break;
     }
     return this.result;
@@ -230,6 +232,7 @@ export class AgentRun implements AgentSource {
 
   #to(next: AgentState): void {
     this.#state = transition(this.id, this.#state, next);
+    this.#pausedAt = next === 'paused' ? Date.now() : undefined;
   }
 
   /** The signal now, the kill after the grace; a paused agent is thawed first. */

@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFile
 import { join } from 'node:path';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { parseSize, type Size } from '../util/size.js';
-import { isAlive } from './workspaces.js';
+import { isAlive } from './ownership.js';
 
 /** Where learned peaks live below the state directory: not a `*.json` of its own there, which would read as an agent's record. */
 export const PEAKS_FILE = join('profiles', 'peaks.json');
@@ -89,9 +89,17 @@ export class PeakBook {
   #data: Stored = { version: 1, all: [], profiles: {} };
   #timer: NodeJS.Timeout | undefined;
   #dirty = false;
+  /** Percentiles already worked out, until the next record: admission asks for them once per admitted agent per decision. */
+  readonly #learned = new Map<string | undefined, number | undefined>();
 
-  /** Reads what an earlier orchestrator learned in `dir`; a missing or unreadable file starts empty. */
-  constructor(dir: string | undefined, options: PeakBookOptions = {}) {
+  readonly #onError: (error: Error) => void;
+
+  /**
+   * Reads what an earlier orchestrator learned in `dir`; a missing or unreadable file starts empty.
+   * `onError` hears of a delayed write that failed (the next record tries again).
+   */
+  constructor(dir: string | undefined, options: PeakBookOptions = {}, onError: (error: Error) => void = () => undefined) {
+    this.#onError = onError;
     this.#options = { ...DEFAULTS, ...options };
     const { keep, keepAll, profiles, percentile: p, saveDelay } = this.#options;
     for (const [name, value] of Object.entries({ keep, keepAll, profiles })) {
@@ -106,6 +114,7 @@ export class PeakBook {
   /** Records the peak (bytes) of an agent that ran to its end; a killed agent's peak understates it, so the host leaves those out. */
   record(profile: string | undefined, peak: number): void {
     if (!Number.isFinite(peak) || peak <= 0) return;
+    this.#learned.clear();
     const { keep, keepAll, profiles } = this.#options;
     this.#data.all = [...this.#data.all, peak].slice(-keepAll);
     if (profile !== undefined) {
@@ -124,8 +133,11 @@ export class PeakBook {
 
   /** The learned peak of `profile` (or, without one, of all agents); `undefined` before any history. */
   learned(profile?: string): number | undefined {
+    if (this.#learned.has(profile)) return this.#learned.get(profile);
     const peaks = profile === undefined ? this.#data.all : this.#data.profiles[profile]?.peaks;
-    return peaks === undefined || peaks.length === 0 ? undefined : percentile(peaks, this.#options.percentile);
+    const value = peaks === undefined || peaks.length === 0 ? undefined : percentile(peaks, this.#options.percentile);
+    this.#learned.set(profile, value);
+    return value;
   }
 
   /** The expected peak of an agent: option, then profile, then all agents, then memoryHigh; at most memoryMax. */
@@ -161,7 +173,14 @@ export class PeakBook {
     this.#dirty = true;
     if (this.#options.saveDelay === 0) return this.flush();
     if (this.#timer) return;
-    this.#timer = setTimeout(() => this.flush(), this.#options.saveDelay);
+    this.#timer = setTimeout(() => {
+      try {
+        this.flush();
+      } catch (error) {
+        this.#dirty = true;
+        this.#onError(error as Error);
+      }
+    }, this.#options.saveDelay);
     this.#timer.unref();
   }
 

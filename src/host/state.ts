@@ -15,6 +15,9 @@ export interface AgentRecord {
   priority: number;
   protected: boolean;
   preferred: boolean;
+  /** The spawn's `profile` and `expectedMemory` (bytes): a restarted host still reserves and learns by them. */
+  profile?: string;
+  expectedMemory?: number;
   startedAt: number;
   workspace: string | undefined;
   /** Pid of the orchestrator that started the agent. */

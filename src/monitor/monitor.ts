@@ -1,17 +1,15 @@
 /**
- * MemoryMonitor: the one rule — memory is the only hard constraint — enforced
- * continuously. Each tick reads host memory (levels with hysteresis, for admission) and three
- * small files per agent (throttling and livelock at memory.high); relief rounds kill agents by
- * policy, one at a time with a cooldown, until memory is below the target.
+ * MemoryMonitor: the one rule — memory is the only hard constraint — enforced continuously. Each
+ * tick reads host memory (levels with hysteresis, for admission) and three small files per agent
+ * (throttling and livelock at memory.high), runs the pause policy, and relief rounds kill by policy.
  */
-import { Cgroup } from '../cgroup/cgroup.js';
 import { Emitter } from '../util/emitter.js';
-import { HostMemoryReader } from './host-memory.js';
+import { HostMemoryReader, ownCgroup } from './host-memory.js';
 import { evictionNotice } from './deadline.js';
 import { nextLevel } from './levels.js';
 import { autoKillRound, resolveMonitorOptions, resolveRelieveOptions, type ResolvedMonitorOptions, type ResolvedRelieveOptions } from './options.js';
 import { decideForTrackers } from './pause-step.js';
-import { runRelief, untilEmpty, type ReliefSteps } from './relief.js';
+import { runRelief, untilEmpty, within, type ReliefSteps } from './relief.js';
 import { AgentTracker, type DetectorSettings } from './tracker.js';
 import { Trend } from './trend.js';
 import type {
@@ -30,15 +28,6 @@ import type {
 } from './types.js';
 
 const NO_SAMPLES: readonly AgentSample[] = Object.freeze([]);
-
-/** This process's cgroup, or `undefined` where there is no usable hierarchy. */
-function ownCgroup(): Cgroup | undefined {
-  try {
-    return Cgroup.self();
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Samples host memory and every agent each `interval`: levels with hysteresis (the host pauses
@@ -355,6 +344,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
       released: (info) => {
         const victim = victims.get(info.id);
         const bound = (info.eviction?.graceMs ?? 0) + this.#options.releaseTimeout;
+        if (this.#host.released) return within(this.#host.released(info.id), bound, signal);
         return victim === undefined ? Promise.resolve() : untilEmpty(victim.agent.cgroup, bound, signal);
       },
       rate: () => this.#trend.rate(),

@@ -157,6 +157,24 @@ export async function untilEmpty(cgroup: Cgroup, bound: number, signal: AbortSig
   }
 }
 
+/** Resolves when `done` settles, after `bound` ms, or when `signal` aborts, whichever comes first. */
+export function within(done: Promise<unknown>, bound: number, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const limit = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, bound);
+    timer.unref();
+    onAbort = resolve;
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([done.then(noop, noop), limit]).finally(() => {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort!);
+  });
+}
+
+const noop = (): void => undefined;
+
 /** Waits `ms` (unref'd: a pause never keeps the process alive); false when aborted. */
 function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);

@@ -78,6 +78,11 @@ export interface MonitorHost {
    */
   kill(id: string, info: ReliefKill): Promise<void>;
   /**
+   * Resolves once a killed agent's memory is back: its run has ended and its cgroup is empty or
+   * gone. Default: the monitor polls the victim's cgroup until it is empty.
+   */
+  released?(id: string): Promise<void>;
+  /**
    * Freezes the agent (its timeouts paused) and sets its `pausedAt`; without `pause` and
    * `resume` the pause policy is off. Resolves once it is frozen.
    */
