@@ -4,17 +4,15 @@
  * /proc/self/cgroup alone) and must see the numbers the host set; children using
  * onTimeoutSignals get real SIGUSR1/SIGTERM.
  *
- * The children run the agent module as plain JavaScript: `beforeAll` transpiles src/agent/ into
- * a temp directory (it has no dependencies, so a per-file transpile is all it needs). Nothing is
- * written into the checkout, which the VM sees read-only, and no loader runs inside the children's
- * memory limit.
+ * The children run the agent module as plain JavaScript, transpiled into a temp directory
+ * (test/helpers/agent-module.ts).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cgroup, type SpawnOptions } from '../../src/cgroup/index.js';
+import { EVICTION_AGENT, writeAgentModule } from '../helpers/agent-module.js';
 import { testParent } from '../helpers/cgroups.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -72,36 +70,14 @@ writeFileSync(out + '.saved', String(rounds));
 setInterval(() => {}, 1000);
 `;
 
-const EVICTION = `
-import { writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { onEviction } from './agent/index.js';
-const out = process.env.OUT;
-const eviction = onEviction(async (notice) => {
-  await sleep(20);
-  writeFileSync(out + '.saved', notice.signal + ' aborted=' + eviction.signal.aborted);
-});
-writeFileSync(out + '.ready', '');
-// Works until evicted, then waits for the kill like a harness that saved its state.
-while (!eviction.signal.aborted) await sleep(20);
-setInterval(() => {}, 1000);
-`;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'nova-agent-it-'));
-  const src = join(import.meta.dirname, '../../src/agent');
-  mkdirSync(join(dir, 'agent'));
-  for (const file of readdirSync(src).filter((f) => f.endsWith('.ts'))) {
-    const { outputText } = ts.transpileModule(readFileSync(join(src, file), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-      fileName: file,
-    });
-    writeFileSync(join(dir, 'agent', file.replace(/\.ts$/, '.js')), outputText);
-  }
+  writeAgentModule(dir);
   writeFileSync(join(dir, 'report.mjs'), REPORT);
   writeFileSync(join(dir, 'pressure.mjs'), PRESSURE);
   writeFileSync(join(dir, 'signals.mjs'), SIGNALS);
-  writeFileSync(join(dir, 'eviction.mjs'), EVICTION);
+  writeFileSync(join(dir, 'eviction.mjs'), EVICTION_AGENT);
   console.log(`cgroup v${Cgroup.self().version}, below ${Cgroup.self().path}`);
 });
 afterAll(() => {

@@ -6,12 +6,12 @@
  * learned peaks survive a host restart. Host "used" memory is driven by `readMemory` from the
  * agents' real usage, never by filling RAM.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, HostMemory, KillEvent, QueueEvent } from '../../../src/index.js';
+import { EVICTION_AGENT, writeAgentModule } from '../../helpers/agent-module.js';
 import { waitFor } from '../../helpers/wait.js';
 import { childNames, startHost, untilFile } from './harness.js';
 
@@ -39,33 +39,9 @@ const GROWER = 'const held = []; const t = setInterval(() => { held.push(Buffer.
 
 let scripts: string;
 beforeAll(() => {
-  // The agent module as plain JavaScript next to the script (it has no dependencies): nothing is
-  // written into the checkout, which the VM sees read-only.
   scripts = mkdtempSync(join(tmpdir(), 'nova-lose-no-work-'));
-  const src = join(import.meta.dirname, '../../../src/agent');
-  mkdirSync(join(scripts, 'agent'));
-  for (const file of readdirSync(src).filter((f) => f.endsWith('.ts'))) {
-    const { outputText } = ts.transpileModule(readFileSync(join(src, file), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-      fileName: file,
-    });
-    writeFileSync(join(scripts, 'agent', file.replace(/\.ts$/, '.js')), outputText);
-  }
-  writeFileSync(
-    join(scripts, 'eviction.mjs'),
-    `import { writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { onEviction } from './agent/index.js';
-const out = process.env.OUT;
-const eviction = onEviction(async (notice) => {
-  await sleep(20);
-  writeFileSync(out + '.saved', notice.signal + ' aborted=' + eviction.signal.aborted);
-});
-writeFileSync(out + '.ready', '');
-while (!eviction.signal.aborted) await sleep(20);
-setInterval(() => {}, 1000);
-`,
-  );
+  writeAgentModule(scripts);
+  writeFileSync(join(scripts, 'eviction.mjs'), EVICTION_AGENT);
 });
 
 afterAll(() => {
