@@ -30,7 +30,9 @@ describe('the kernel backstop on the agents\' root', () => {
       stepBytes: '40M',
       stepMs: 500,
       limits: { memoryMax: '400M', memoryHigh: '400M', swapMax: 0, pidsMax: 128 },
-      monitor: { interval: '5s', autoKill: true, cooldown: 1000 },
+      // Faster than the monitor, and let in: admission by expected peak and pause before kill are off.
+      monitor: { interval: '5s', autoKill: true, cooldown: 1000, pause: false },
+      peaks: false,
       runMs: 20_000,
     });
     expect(code, stderr).toBe(0);
