@@ -11,6 +11,10 @@ try {
   // not Linux, or /proc read-only: nothing was inherited that matters
 }
 
+// The host's eviction notice (SIGUSR2): a real harness saves its state here and waits for the
+// kill; without a listener node would die of the signal at once.
+process.on('SIGUSR2', () => {});
+
 const [target, step, every, hold] = process.argv.slice(2).map(Number);
 const held = [];
 let size = 0;
