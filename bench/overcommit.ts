@@ -6,10 +6,12 @@
  *   limits      per-agent limits only (Cgroup.create + cgroup.spawn), no monitor
  *   previous    the previous release: AgentHost with monitor { autoKill: true } and its round
  *               (autoKillMode 'to-target', no notices, no pausing)
- *   relief      AgentHost with monitor { autoKill: true } as this release stands: release-aware
- *               relief that stops once the alarm clears
- *   defaults    the new defaults in full (admission by expected peak, pause before kill, eviction
- *               notices): waits for the host's wiring, reported as not run until then
+ *   relief      AgentHost with monitor { autoKill: true } and only this release's relief:
+ *               release-aware, stops once the alarm clears (no admission by peak, no pause, no notices)
+ *   policies    the new policies driven by the bench itself (bench/lib/policy-arm.ts): how they were
+ *               measured before the host called them
+ *   defaults    the new defaults in full: a real AgentHost with monitor { autoKill: true } and
+ *               nothing else (admission by expected peak, pause before kill, eviction notices)
  * Measured per arm: agents completed; killed, and by whom (kernel global OOM, memcg OOM — from
  * the kernel log — or the library); the orchestrator's worst event-loop stall while memory is
  * ≥ 80 %; peak memory; wall time. It fills the machine's memory on purpose, with the kernel's
@@ -75,6 +77,8 @@ function loads(memTotal: number): Load[] {
 
 /** How one agent of one arm ended. */
 interface Outcome {
+  /** Killed by the library after a notice (`evicted`), of the `library` kills. */
+  evicted?: boolean;
   pid: number | undefined;
   completed: boolean;
   /** Killed by the library (a relief kill). */
@@ -150,6 +154,7 @@ const limitsOnly: Arm = {
   },
 };
 
+/** An AgentHost arm; each agent's profile is its load's target size (agents alike in memory are learned together). */
 function library(name: string, options: Partial<AgentHostOptions>, pending?: string): Arm {
   return {
     name,
@@ -161,11 +166,12 @@ function library(name: string, options: Partial<AgentHostOptions>, pending?: str
           let pid: number | undefined;
           let timedOut = false;
           const done = host
-            .spawn(spec.id, { command: process.execPath, args: argsOf(spec), stdio: 'ignore' })
+            .spawn(spec.id, { command: process.execPath, args: argsOf(spec), stdio: 'ignore', profile: `${spec.targetMb}M` })
             .then(async (agent) => {
               pid = agent.pid;
               const result = await agent.result;
-              return { pid, completed: result.reason === 'exit' && result.exitCode === 0, library: result.reason === 'relief', timedOut };
+              const evicted = result.reason === 'evicted';
+              return { pid, completed: result.reason === 'exit' && result.exitCode === 0, library: evicted || result.reason === 'relief', evicted, timedOut };
             });
           return {
             pid: () => pid,
@@ -218,10 +224,10 @@ const policies: Arm = {
 const ARMS: Arm[] = [
   plain,
   limitsOnly,
-  library('previous release: monitor { autoKill: true }', { monitor: { autoKill: true, autoKillMode: 'to-target', eviction: false, pause: false } }),
-  library('this release, relief only: monitor { autoKill: true }', { monitor: { autoKill: true } }),
+  library('previous release: monitor { autoKill: true }', { peaks: false, monitor: { autoKill: true, autoKillMode: 'to-target', eviction: false, pause: false } }),
+  library('relief only (release-aware, stops when the alarm clears)', { peaks: false, monitor: { autoKill: true, eviction: false, pause: false } }),
   policies,
-  library('new defaults (admission by peak, pause, notices)', { monitor: { autoKill: true } }, 'needs the host wiring of admission by expected peak and pause/resume'),
+  library('new defaults: AgentHost { monitor: { autoKill: true } }', { monitor: { autoKill: true } }),
 ];
 
 /** NOVA_OVERCOMMIT_ARMS=plain,previous: only the arms whose names contain one of these words. */
@@ -235,6 +241,8 @@ interface ArmRun {
   globalOom: number;
   memcgOom: number;
   library: number;
+  /** Of the library's kills, those after a notice. */
+  evicted: number;
   timedOut: number;
   worstStall: number;
   worstStallAny: number;
@@ -292,6 +300,7 @@ async function runArm(env: BenchEnv, arm: Arm, load: Load, kmsg: KernelLog | und
     globalOom: kills.global,
     memcgOom: kills.memcg,
     library: outcomes.filter((o) => o.library).length,
+    evicted: outcomes.filter((o) => o.evicted).length,
     timedOut: outcomes.filter((o) => o.timedOut).length,
     ...pressure,
     wallMs,
@@ -336,7 +345,7 @@ export async function overcommit(env: BenchEnv): Promise<SectionResult> {
     r.load,
     r.arm,
     `${r.completed} / ${r.agents}`,
-    [r.globalOom && `${r.globalOom} global OOM`, r.memcgOom && `${r.memcgOom} memcg OOM`, r.library && `${r.library} library`, r.timedOut && `${r.timedOut} timed out`]
+    [r.globalOom && `${r.globalOom} global OOM`, r.memcgOom && `${r.memcgOom} memcg OOM`, r.library && `${r.library} library${r.evicted ? ` (${r.evicted} after a notice)` : ''}`, r.timedOut && `${r.timedOut} timed out`]
       .filter(Boolean)
       .join(', ') || 'none',
     s(r.worstStall),
@@ -347,12 +356,16 @@ export async function overcommit(env: BenchEnv): Promise<SectionResult> {
     for (const load of all) rows.push([load.name, arm.name, `not run: ${arm.pending}`, '', '', '', '']);
   }
   const headlines: Headline[] = all.map((load) => {
-    const relief = runs.find((r) => r.load === load.name && r.arm.startsWith('this release'));
+    const now = runs.find((r) => r.load === load.name && r.arm.startsWith('new defaults'));
     const previous = runs.find((r) => r.load === load.name && r.arm.startsWith('previous'));
+    const killed = (r: ArmRun): number => r.globalOom + r.memcgOom + r.library;
     return {
-      metric: `overcommit, ${load.name}: completed (this release's relief vs the previous)`,
-      result: relief && previous ? `${relief.completed} vs ${previous.completed} of ${load.agents.length}; worst stall ${s(relief.worstStall)}` : 'not run',
-      target: load.name.startsWith('never') ? 'fewer kills than the previous release; stall ≤ 2 s' : 'all complete, no kill (needs the new defaults wired)',
+      metric: `overcommit, ${load.name}: the new defaults (completed, kills, stall, wall time × plain) vs the previous release`,
+      result: now
+        ? `${now.completed} / ${load.agents.length}, ${killed(now)} killed (${now.evicted} after a notice), stall ${s(now.worstStall)}, ${(now.wallMs / plainWall(load.name)).toFixed(2)}×` +
+          (previous ? `; previous: ${previous.completed} / ${load.agents.length}, ${killed(previous)} killed` : '')
+        : 'not run',
+      target: load.name.startsWith('never') ? 'stall ≤ 2 s, notices before non-emergency kills, fewer kills than the previous release' : 'all complete, no kill, stall ≤ 2 s, ≤ 1.3× plain',
       verdict: 'info',
     };
   });
