@@ -24,7 +24,7 @@ export interface GatedRun {
 }
 
 /** The monitor's members the gate reads: the budget now, each agent's last sample, `high`. */
-export type GateMonitor = Pick<MemoryMonitor, 'hostMemory' | 'agentSamples' | 'thresholds'>;
+export type GateMonitor = Pick<MemoryMonitor, 'hostMemory' | 'lastUsage' | 'thresholds'>;
 
 /** Runs that hold memory or are about to: every admitted one until its cgroup is gone. */
 const ADMITTED: ReadonlySet<AgentState> = new Set(['starting', 'running', 'paused', 'stopping']);
@@ -85,7 +85,7 @@ export class MemoryGate {
     let used = 0;
     for (const run of this.#runs.values()) {
       if (!ADMITTED.has(run.state) || run.id === candidate.id) continue;
-      const workingSet = this.#monitor.agentSamples(run.id).at(-1)?.current ?? 0;
+      const workingSet = this.#monitor.lastUsage(run.id) ?? 0;
       used += workingSet;
       running.push({ id: run.id, workingSet, expected: this.expected(run.peak).bytes });
     }

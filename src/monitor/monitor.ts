@@ -115,10 +115,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     this.#reader.close();
   }
 
-  /**
-   * Host memory against the budget now (`readMemory` if given): the tightest of MemTotal, the
-   * memory limits from the agents' root up, and the `budget` option; `source` says which.
-   */
+  /** Host memory against the budget now (`readMemory` if given): the tightest of MemTotal, the limits from the agents' root up, the `budget` option. */
   hostMemory(): HostMemory {
     return this.#options.readMemory ? this.#options.readMemory() : this.#reader.read();
   }
@@ -128,10 +125,12 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     return this.#trackers.get(id)?.ring.toArray() ?? NO_SAMPLES;
   }
 
-  /**
-   * One sampling round; the timer calls it, tests may too. Failures to read are emitted as
-   * `error`, not thrown (it rejects only when an event listener throws).
-   */
+  /** The agent's usage at the last tick, bytes, without building its samples (admission asks for every agent). */
+  lastUsage(id: string): number | undefined {
+    return this.#trackers.get(id)?.ring.recent(1)[0]?.value;
+  }
+
+  /** One sampling round (the timer's; tests may call it): read failures are `error` events, it rejects only when a listener throws. */
   async tick(): Promise<void> {
     let memory: HostMemory;
     try {
