@@ -71,6 +71,8 @@ export function linkMonitor(options: MemoryMonitorOptions, link: MonitorLink): M
         const run = find(id);
         if (run.state !== 'paused') return;
         await run.resume();
+        // A stop meanwhile thawed it on its own way out: that is no resume.
+        if (run.agent.state !== 'running') return;
         run.agent.emit('resume', info);
         events.emit('resume', run.agent, info);
       },
