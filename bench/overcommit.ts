@@ -11,7 +11,8 @@
  *   policies    the new policies driven by the bench itself (bench/lib/policy-arm.ts): how they were
  *               measured before the host called them
  *   defaults    the new defaults in full: a real AgentHost with monitor { autoKill: true } and
- *               nothing else (admission by expected peak, pause before kill, eviction notices)
+ *               nothing else (admission by expected peak, pause before kill, eviction notices); and
+ *               the same without the kernel backstop on the agents' root (agentsMemoryMax: false)
  * Measured per arm: agents completed; killed, and by whom (kernel global OOM, memcg OOM — from
  * the kernel log — or the library); the orchestrator's worst event-loop stall while memory is
  * ≥ 80 %; peak memory; wall time. It fills the machine's memory on purpose, with the kernel's
@@ -228,6 +229,9 @@ const ARMS: Arm[] = [
   library('relief only (release-aware, stops when the alarm clears)', { peaks: false, monitor: { autoKill: true, eviction: false, pause: false } }),
   policies,
   library('new defaults: AgentHost { monitor: { autoKill: true } }', { monitor: { autoKill: true } }),
+  // The backstop keeps the system reserve and headroom out of the agents' root, and the monitor's 85 % then
+  // applies to what is left: on a 2 GiB machine that is ~1.5 GB. Without it, admission counts 85 % of MemTotal.
+  library('new defaults without the kernel backstop (agentsMemoryMax: false)', { agentsMemoryMax: false, monitor: { autoKill: true } }),
 ];
 
 /** NOVA_OVERCOMMIT_ARMS=plain,previous: only the arms whose names contain one of these words. */
