@@ -18,6 +18,7 @@ import { burst } from './burst.js';
 import { lifecycle } from './lifecycle.js';
 import { monitorTick } from './monitor-tick.js';
 import { oomLatency } from './oom.js';
+import { overcommit } from './overcommit.js';
 import { relief } from './relief.js';
 import { rss } from './rss.js';
 import { collectFigures, figureTable, readBaseline } from './lib/compare.js';
@@ -33,6 +34,7 @@ const SECTIONS: Record<string, (env: BenchEnv) => Promise<SectionResult>> = {
   oom: oomLatency,
   relief,
   rss,
+  overcommit,
 };
 
 const { values } = parseArgs({

@@ -1,7 +1,8 @@
 /**
  * emergency-memory-relief.sh [target]: kill agents until host memory is below the target (default 75 %):
- * preferred first, then lowest priority, then largest working set; protected agents never; memory is
- * re-read before every kill, with a cooldown after each. `--dry-run` only says what it would kill.
+ * the fewest, in the order preferred first, then lowest priority, then largest working set, whose
+ * working sets cover the excess; protected agents never; memory is re-read once their cgroups are
+ * empty. `--dry-run` only says what it would kill.
  *
  * On a healthy host nothing needs killing, so this demo asks for a target just below the current use.
  *   npx tsx examples/emergency-memory-relief.ts [targetPercent] [--dry-run]
@@ -10,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { AgentHost, formatBytes } from 'nova-agent-host';
 
 const { values, positionals } = parseArgs({ options: { 'dry-run': { type: 'boolean', default: false } }, allowPositionals: true });
-const host = new AgentHost({ monitor: { cooldown: '500ms' } });
+const host = new AgentHost();
 await host.start();
 try {
   const spawnHog = (id: string, mb: number, extra: { priority?: number; protected?: boolean } = {}) =>

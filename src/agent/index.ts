@@ -7,6 +7,7 @@
  */
 export { AGENT_CGROUP_ENV, findAgentCgroup, type AgentCgroup, type AgentOptions } from './locate.js';
 export { memoryUsage, shouldReduceMemoryUsage, type MemoryUsage, type MemoryUsageOptions } from './memory.js';
+export { onEviction, type EvictionNotice, type EvictionOptions, type EvictionSubscription } from './eviction.js';
 export { onPressure, type PressureEvent, type PressureOptions, type PressureSubscription } from './pressure.js';
 export { onTimeoutSignals, type TimeoutSignals, type TimeoutSignalsOptions } from './signals.js';
 export { INVALID_OPTION } from './errors.js';

@@ -119,7 +119,8 @@ export function onTimeoutSignals(options: TimeoutSignalsOptions = {}): TimeoutSi
   return { signal: soft.signal, hardSignal: hard.signal, dispose, [Symbol.dispose]: dispose };
 }
 
-function validateSignal(name: unknown, option: string): asserts name is NodeJS.Signals {
+/** Throws `ERR_INVALID_OPTION` unless `name` is a signal a process can handle. */
+export function validateSignal(name: unknown, option: string): asserts name is NodeJS.Signals {
   if (typeof name !== 'string' || !Object.hasOwn(constants.signals, name) || UNCATCHABLE.has(name)) {
     throw invalidOption(`${option} must be the name of a signal a process can handle (like "SIGUSR1"), got ${String(name)}`);
   }

@@ -33,11 +33,11 @@ export interface AgentJobData {
   /** This agent's timeouts over the host's; time counts from the start of the run. */
   timeouts?: TimeoutOptions;
   /**
-   * Memory the agent is expected to use, forwarded to `host.spawn()` for hosts whose admission
-   * budgets memory (the option is ignored by hosts that do not know it).
+   * The agent's expected peak memory, forwarded to `host.spawn()`: its admission counts it before the
+   * agent has grown (default: what the host learned for the `profile`).
    */
   expectedMemory?: Size;
-  /** A named spawn profile of the host, forwarded to `host.spawn()` (ignored by hosts that do not know it). */
+  /** What kind of agent this is (a repository plus a task kind): the host learns its peak memory per profile for admission. */
   profile?: string;
   /** Higher runs first, in the queue (BullMQ priority is set by {@link enqueueAgent}) and on the node. Default 0. */
   priority?: number;
@@ -68,7 +68,7 @@ export interface AgentJobResult {
 /** What a running agent job reports through `job.updateProgress()` (the latest replaces the previous). */
 export interface AgentJobProgress {
   /** What happened last. */
-  stage: 'started' | 'pressure' | 'soft-timeout' | 'oom' | 'killing';
+  stage: 'started' | 'pressure' | 'paused' | 'resumed' | 'soft-timeout' | 'oom' | 'killing';
   /** The node running the job. */
   node: string;
   /** The agent's main process, once started. */
@@ -108,7 +108,7 @@ export function validateJobData(data: unknown): asserts data is AgentJobData {
  * once rather than wait when admission is paused; how long the host may queue it locally).
  */
 export function toSpawnOptions(data: AgentJobData, local: { queueTimeout: number; signal?: AbortSignal }): SpawnAgentOptions {
-  const options: SpawnAgentOptions & Record<string, unknown> = {
+  const options: SpawnAgentOptions = {
     command: data.command,
     args: data.args,
     cwd: data.cwd,
@@ -120,10 +120,10 @@ export function toSpawnOptions(data: AgentJobData, local: { queueTimeout: number
     admission: 'fail',
     queueTimeout: local.queueTimeout,
     signal: local.signal,
+    expectedMemory: data.expectedMemory,
+    profile: data.profile,
   };
-  // Forwarded only when given: hosts without these options must not see unknown keys.
-  if (data.expectedMemory !== undefined) options.expectedMemory = data.expectedMemory;
-  if (data.profile !== undefined) options.profile = data.profile;
-  for (const key of Object.keys(options)) if (options[key] === undefined) delete options[key];
+  // Only what was given: an explicit `undefined` must not override the host's defaults.
+  for (const key of Object.keys(options) as Array<keyof SpawnAgentOptions>) if (options[key] === undefined) delete options[key];
   return options;
 }

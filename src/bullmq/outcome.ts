@@ -74,6 +74,9 @@ export function agentOutcome(result: AgentResult, context: OutcomeContext = {}):
     case 'relief':
       // Killed for the node's memory, not for anything it did: another node may have room.
       return { kind: 'retry', error: new AgentJobError('relief', `agent ${id} was killed to relieve the node's memory`, { result, retryable: true }) };
+    case 'evicted':
+      // Evicted with notice for the node's memory: as relief, another node may have room.
+      return { kind: 'retry', error: new AgentJobError('evicted', `agent ${id} was evicted to relieve the node's memory`, { result, retryable: true }) };
     case 'oom':
       return oomOutcome(result, context);
     case 'timeout':

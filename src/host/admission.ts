@@ -6,7 +6,7 @@
  */
 import type { Limits } from '../cgroup/limits.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
-import type { QueueEvent } from './events.js';
+import type { QueueEvent, QueueMemoryHold } from './events.js';
 
 /** What the gate decides on: the agent at the head of the queue. */
 export interface AdmissionCandidate {
@@ -16,8 +16,14 @@ export interface AdmissionCandidate {
   readonly limits: Limits;
 }
 
+/** A gate's reason for holding the head back; with `memory`, a `queue` event (`reason: 'memory'`) reports the figures. */
+export interface AdmissionHold {
+  why: string;
+  memory?: QueueMemoryHold;
+}
+
 /** `true` admits the candidate now; `false` or a reason holds it (and every agent behind it) until {@link Admission.recheck}. */
-export type AdmissionGate = (candidate: AdmissionCandidate) => boolean | string;
+export type AdmissionGate = (candidate: AdmissionCandidate) => boolean | string | AdmissionHold;
 
 /** One agent waiting for admission. */
 export interface AdmissionTicket extends AdmissionCandidate {
@@ -66,6 +72,9 @@ export class Admission {
   readonly #pauses = new Map<PauseSource, string>();
   #running = 0;
   #held: string | undefined;
+  /** The agent a `memory` queue event went out for: one event per agent held, not one per recheck. */
+  #heldFor: string | undefined;
+  #lastHold: AdmissionHold | undefined;
 
   constructor(options: AdmissionOptions) {
     const { concurrency } = options;
@@ -135,6 +144,7 @@ export class Admission {
     if (this.#waiting.includes(entry)) {
       entry.announced = true;
       this.#emit('queued', id);
+      if (this.#waiting[0] === entry && this.#held !== undefined) this.#hold(entry, this.#lastHold!);
     }
   }
 
@@ -180,11 +190,9 @@ export class Admission {
     while (this.#pauses.size === 0 && this.#running < this.#concurrency && this.#waiting.length > 0) {
       const head = this.#waiting[0]!;
       const verdict = this.#gate?.(head.ticket) ?? true;
-      if (verdict !== true) {
-        this.#held = verdict === false ? `agent ${head.ticket.id} not admitted yet` : verdict;
-        return;
-      }
+      if (verdict !== true) return this.#hold(head, verdict);
       this.#held = undefined;
+      this.#heldFor = undefined;
       this.#waiting.shift();
       head.detach();
       this.#running++;
@@ -197,10 +205,22 @@ export class Admission {
     }
   }
 
-  #emit(reason: QueueEvent['reason'], id?: string, why?: string): void {
+  /** Holds `head` back; a memory hold is announced once per agent, after its `queued` event. */
+  #hold(head: Waiting, verdict: false | string | AdmissionHold): void {
+    const { id } = head.ticket;
+    const hold = typeof verdict === 'object' ? verdict : { why: verdict === false ? `agent ${id} not admitted yet` : verdict };
+    this.#held = hold.why;
+    this.#lastHold = hold;
+    if (hold.memory === undefined || this.#heldFor === id || !head.announced) return;
+    this.#heldFor = id;
+    this.#emit('memory', id, hold.why, hold.memory);
+  }
+
+  #emit(reason: QueueEvent['reason'], id?: string, why?: string, memory?: QueueMemoryHold): void {
     const event: QueueEvent = { reason, size: this.size, running: this.#running, pending: this.#running, paused: this.#pauses.size > 0 };
     if (id !== undefined) event.id = id;
     if (why !== undefined) event.why = why;
+    if (memory !== undefined) event.memory = memory;
     this.#onEvent(event);
   }
 }

@@ -25,6 +25,7 @@ import { Admission } from './admission.js';
 import type { HostEventMap } from './events.js';
 import { runPreflight, type PreflightMode } from './host-preflight.js';
 import { silentLogger, type Logger } from './logger.js';
+import { MemoryGate } from './memory-gate.js';
 import { linkMonitor } from './monitor-link.js';
 import { defaultStateDir, HostLock } from './ownership.js';
 import { placeAgents, type Placement } from './placement.js';
@@ -58,6 +59,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   readonly #pool: WorkspacePool | undefined;
   readonly #users: AgentUsers;
   readonly #monitor: MemoryMonitor | undefined;
+  /** Admission by expected peak and the learned peaks (with the monitor, unless `peaks: false`). */
+  readonly #gate: MemoryGate | undefined;
   #placement: Placement | undefined;
   #lock: HostLock | undefined;
   #state: StateStore | undefined;
@@ -75,10 +78,15 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#pollInterval = parseDuration(options.pollInterval ?? '1s', 'pollInterval');
     this.#log = options.logger ?? silentLogger;
     this.#timeouts = TimeoutPolicy.from(options.timeouts, new TimeoutPolicy());
-    this.#admission = new Admission({ concurrency: options.maxConcurrent ?? Infinity, onEvent: (event) => this.emit('queue', event) });
+    this.#admission = new Admission({
+      concurrency: options.maxConcurrent ?? Infinity,
+      canAdmit: (candidate) => this.#gate?.canAdmit(candidate) ?? true,
+      onEvent: (event) => this.emit('queue', event),
+    });
     this.#pool = options.workspaces ? new WorkspacePool(options.workspaces) : undefined;
     this.#users = new AgentUsers(options.user, options.users);
     if (options.monitor !== false) this.#monitor = linkMonitor({ budget: options.budget, ...options.monitor }, { runs: this.#runs, admission: this.#admission, events: this, root: () => this.#placement?.root });
+    if (this.#monitor && options.peaks !== false) this.#gate = new MemoryGate(this.#runs, this.#monitor, options.peaks, (error) => this.emit('error', error));
   }
 
   /** The agents' root cgroup (after {@link start}). */
@@ -121,6 +129,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#placement = placement;
     this.#state = new StateStore(dir);
     this.#state.prepare();
+    this.#gate?.open(dir);
     this.#pool?.prepare();
     this.#phase = 'started';
     await reattach({
@@ -130,8 +139,9 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       users: this.#users,
       log: this.#log,
       adopt: (cgroup, record, pid) => {
-        const info = { id: cgroup.name, command: record?.command ?? '', args: record?.args ?? [], priority: record?.priority ?? 0, protected: record?.protected ?? false, preferred: record?.preferred ?? false };
-        const spec = { info, limits: {}, spawn: {}, workspace: false, keepCgroup: false, timeouts: undefined, killGrace: this.#grace };
+        const info = { id: cgroup.name, command: record?.command ?? '', args: record?.args ?? [], priority: record?.priority ?? 0, protected: record?.protected ?? false, preferred: record?.preferred ?? false, profile: record?.profile, expectedMemory: record?.expectedMemory };
+        const peak = { profile: record?.profile, expectedMemory: record?.expectedMemory };
+        const spec = { info, limits: {}, peak, spawn: {}, workspace: false, keepCgroup: false, timeouts: undefined, killGrace: this.#grace };
         const run = AgentRun.adopt(spec, this.#context, { cgroup, pid, workspace: record?.workspace, user: record?.user, startedAt: record?.startedAt ?? Date.now() });
         this.#runs.set(run.id, run);
         this.emit('adopt', run.agent);
@@ -282,6 +292,11 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#admission.clear((id) => new AgentHostError(ErrorCode.HOST_DISPOSED, `agent ${id} dropped: the host was disposed`));
     await Promise.all([...this.#runs.values()].map((run) => run.stop('killed', { grace: 0 })));
     clearInterval(this.#poll);
+    try {
+      this.#gate?.close();
+    } catch (error) {
+      this.#log.warn({ err: error }, 'could not save the learned peaks');
+    }
     this.#monitor?.stop();
     this.#monitor?.removeAllListeners();
     if (wasStarted && this.#placement) {
@@ -319,6 +334,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       emit: (agent, event, ...args) => {
         (agent.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
         if (event === 'oom') this.#oomKills += (args[0] as { count: number }).count;
+        if (event === 'exit') this.#learn(agent, args[0] as AgentResult);
         // On the host, the agent comes first; `spawn` carries just the agent, `error` the agent second.
         if (event === 'spawn') this.emit('spawn', agent);
         else if (event === 'error') this.emit('error', args[0] as Error, agent);
@@ -328,6 +344,16 @@ export class AgentHost extends Emitter<AgentHostEvents> {
         if (this.#runs.get(run.id) === run) this.#runs.delete(run.id);
       },
     };
+  }
+
+  /** An agent ran to its end: its peak is learned, and the queue's head may fit now (adopted agents hold no slot). */
+  #learn(agent: Agent, result: AgentResult): void {
+    try {
+      this.#gate?.learn(agent.profile, result);
+    } catch (error) {
+      this.emit('error', error as Error, agent);
+    }
+    this.#admission.recheck();
   }
 
   #hostMemory(): HostMemory | undefined {

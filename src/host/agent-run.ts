@@ -24,10 +24,12 @@ import { OomCounter } from './oom-scope.js';
 export class AgentRun implements AgentSource {
   readonly agent: Agent;
   readonly result: Promise<AgentResult>;
+  readonly peak: RunSpec['peak']; // what admission by expected peak works from
   readonly #spec: RunSpec;
   readonly #ctx: RunContext;
   #settle!: (result: AgentResult) => void;
   #state: AgentState = 'queued';
+  #pausedAt: number | undefined;
   #cgroup: RunCgroup | undefined;
   #watcher: CgroupWatcher | undefined;
   #subprocess: Subprocess | undefined;
@@ -51,6 +53,7 @@ export class AgentRun implements AgentSource {
     this.#spec = spec;
     this.#ctx = ctx;
     this.#leases = new RunLeases(spec.info.id, ctx);
+    this.peak = spec.peak;
     this.agent = new Agent(spec.info, this);
     this.result = new Promise((resolve) => {
       this.#settle = resolve;
@@ -71,7 +74,6 @@ export class AgentRun implements AgentSource {
     run.#write();
     return run;
   }
-
   get id(): string {
     return this.#spec.info.id;
   }
@@ -101,6 +103,10 @@ export class AgentRun implements AgentSource {
   /** The armed timeouts, once running (for tests and reports). */
   get timer(): TimeoutTimer | undefined {
     return this.#timer;
+  }
+  /** When it was frozen (ms since the epoch), while `paused`: how long the pause policy has held it. */
+  get pausedAt(): number | undefined {
+    return this.#pausedAt;
   }
   /** Whether the monitor may sample it and relief may choose it: alive and not being stopped. */
   get live(): boolean {
@@ -152,10 +158,8 @@ export class AgentRun implements AgentSource {
     this.#run();
     this.#ctx.emit(this.agent, 'spawn', this.agent);
     const asked = this.#stop;
-    if (asked) {
-      this.#stop = undefined;
-      void this.stop(asked.reason, asked.options);
-    }
+    this.#stop = undefined;
+    if (asked) void this.stop(asked.reason, asked.options);
   }
 
   /**
@@ -183,8 +187,6 @@ export class AgentRun implements AgentSource {
       }
       case 'stopping':
         this.#killIn(options.grace);
-        break;
-      case 'exited':
         break;
     }
     return this.result;
@@ -240,6 +242,7 @@ export class AgentRun implements AgentSource {
 
   #to(next: AgentState): void {
     this.#state = transition(this.id, this.#state, next);
+    this.#pausedAt = next === 'paused' ? Date.now() : undefined;
   }
 
   /** The signal now, the kill after the grace; a paused agent is thawed first. */

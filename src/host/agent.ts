@@ -26,6 +26,10 @@ export interface AgentInfo {
   protected: boolean;
   /** Chosen first as a relief victim. */
   preferred: boolean;
+  /** The spawn's `profile`: agents alike in memory, whose peaks the host learns together. */
+  profile?: string;
+  /** The spawn's `expectedMemory`, bytes. */
+  expectedMemory?: number;
 }
 
 /**
@@ -57,6 +61,8 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
   readonly priority: number;
   readonly protected: boolean;
   readonly preferred: boolean;
+  readonly profile: string | undefined;
+  readonly expectedMemory: number | undefined;
   readonly #run: AgentSource;
 
   /** @internal Agents are made by {@link AgentHost.spawn}. */
@@ -68,6 +74,8 @@ export class Agent extends Emitter<AgentEvents> implements AgentInfo {
     this.priority = info.priority;
     this.protected = info.protected;
     this.preferred = info.preferred;
+    this.profile = info.profile;
+    this.expectedMemory = info.expectedMemory;
     this.#run = run;
   }
 

@@ -4,8 +4,9 @@
  * file imports no class: `Agent` is a type parameter, which keeps agent.ts ↔ events.ts acyclic.
  */
 import type { MemoryEvents } from '../cgroup/stats.js';
-import type { AgentPressureEvent, HostPressureEvent, ReliefReport } from '../monitor/types.js';
+import type { AgentPressureEvent, HostPressureEvent, PauseInfo, ReliefReport } from '../monitor/types.js';
 import type { PreflightReport } from '../setup/report.js';
+import type { ExpectedSource } from './peaks.js';
 import type { OomScope } from './oom-scope.js';
 
 /**
@@ -16,11 +17,12 @@ export type AgentState = 'queued' | 'starting' | 'running' | 'paused' | 'stoppin
 
 /**
  * Why an agent ended: it exited on its own, the kernel OOM-killed it, it was killed on request,
- * by a hard timeout, by memory relief, or it never started (`error`).
+ * by a hard timeout, by memory relief at once (`relief`: an emergency, or a livelock), evicted by
+ * memory relief after a notice and its grace (`evicted`), or it never started (`error`).
  */
-export type ExitReason = 'exit' | 'oom' | 'killed' | 'timeout' | 'relief' | 'error';
-/** Why the host stopped an agent: on request, at its hard timeout, or to relieve host memory. */
-export type KillReason = Extract<ExitReason, 'killed' | 'timeout' | 'relief'>;
+export type ExitReason = 'exit' | 'oom' | 'killed' | 'timeout' | 'relief' | 'evicted' | 'error';
+/** Why the host stopped an agent: on request, at its hard timeout, or to relieve host memory (at once, or after a notice). */
+export type KillReason = Extract<ExitReason, 'killed' | 'timeout' | 'relief' | 'evicted'>;
 
 /** How an agent ended, known once its cgroup is gone: what `Agent.result` resolves with. */
 export interface AgentResult {
@@ -66,10 +68,32 @@ export interface KillEvent {
   details?: Record<string, unknown>;
 }
 
+/**
+ * Why admission by expected peak holds an agent back: its expected peak does not fit under
+ * `high` × the budget beside what the running agents reserve. Bytes throughout.
+ */
+export interface QueueMemoryHold {
+  /** The held agent's expected peak, and where that figure came from. */
+  expected: number;
+  source: ExpectedSource;
+  /** Σ max(working set, expected peak) of the admitted agents. */
+  reserved: number;
+  /** Memory used outside the agents. */
+  baseline: number;
+  /** `high` × the budget. */
+  limit: number;
+  /** What is left under `limit` (negative when overcommitted). */
+  free: number;
+}
+
 /** The admission queue changed: for dashboards and for knowing why agents wait. */
 export interface QueueEvent {
-  /** Why the event fired: an agent was queued or left the queue, or admission paused or resumed. */
-  reason: 'queued' | 'dequeued' | 'paused' | 'resumed';
+  /**
+   * Why the event fired: an agent was queued or left the queue, admission paused or resumed, or
+   * the agent at the head waits for memory (`memory`: its expected peak does not fit yet; the
+   * figures in {@link memory}). `memory` is sent once per agent held, not on every recheck.
+   */
+  reason: 'queued' | 'dequeued' | 'paused' | 'resumed' | 'memory';
   id?: string;
   /** Agents waiting. */
   size: number;
@@ -79,8 +103,10 @@ export interface QueueEvent {
   pending: number;
   /** Whether admission is paused now (memory high, or paused by hand). */
   paused: boolean;
-  /** For paused/resumed: what the monitor saw, e.g. `"memory 86.2% is at level high"`. */
+  /** For paused/resumed/memory: what the monitor saw, e.g. `"memory 86.2% is at level high"`. */
   why?: string;
+  /** For `memory`: the figures of the decision. */
+  memory?: QueueMemoryHold;
 }
 
 /** A soft or hard timeout fired for an agent. */
@@ -107,6 +133,10 @@ export type AgentEventMap<A> = {
   'hard-timeout': (event: TimeoutEvent) => void;
   /** The monitor saw the agent throttled at memory.high, or in a reclaim livelock. */
   pressure: (event: AgentPressureEvent) => void;
+  /** The memory monitor froze the agent (host memory above `high` and rising): nothing runs, its timeouts' clock stops. */
+  pause: (event: PauseInfo) => void;
+  /** The memory monitor thawed the agent (host memory back under the resume mark). */
+  resume: (event: PauseInfo) => void;
   /** A cleanup step or a kill of this agent failed; the agent's lifecycle goes on. */
   error: (error: Error) => void;
 };

@@ -1,6 +1,7 @@
 /** The options of an AgentHost, of one spawn and of one kill: every default documented here and in docs/host.md. */
 import type { Cgroup } from '../cgroup/cgroup.js';
 import type { Limits } from '../cgroup/limits.js';
+import { resolveLimits } from '../cgroup/limits.js';
 import { prepareSpawn, type SpawnOptions } from '../cgroup/spawn.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { layerLimits } from './agent-limits.js';
@@ -10,10 +11,11 @@ import type { PreflightOptions } from '../setup/index.js';
 import { TimeoutPolicy, type TimeoutOptions } from '../timeout/index.js';
 import type { AgentUser, AgentUsers, AgentUsersOptions } from '../users/index.js';
 import { parseDuration, type Duration } from '../util/duration.js';
-import type { Size } from '../util/size.js';
+import { parseSize, type Size } from '../util/size.js';
 import type { KillReason } from './events.js';
 import type { PreflightMode } from './host-preflight.js';
 import type { Logger } from './logger.js';
+import { validateProfile, type PeakBookOptions } from './peaks.js';
 import type { PlacementOptions } from './placement.js';
 import type { WorkspacePoolOptions } from './workspaces.js';
 
@@ -52,6 +54,15 @@ export interface AgentHostOptions extends PlacementOptions {
    */
   monitor?: MemoryMonitorOptions | false;
   /**
+   * Admission by expected peak (with the monitor on): an agent starts only if its expected peak
+   * fits under the monitor's `high` × the budget beside what the admitted agents reserve (each the
+   * larger of its working set and its expected peak). Peaks are learned from agents that ran to
+   * their end, per spawn `profile` and of all agents, and kept in the state directory (a restarted
+   * orchestrator still knows them). Default on: `{ keep: 20, keepAll: 100, percentile: 0.9 }`.
+   * `false`: admit by the monitor's level alone (the previous release).
+   */
+  peaks?: PeakBookOptions | false;
+  /**
    * Host preflight on `start()` (swap, cgroup mode, controllers, kernel parameters): `refuse` (default)
    * throws `ERR_PREFLIGHT_FAILED` when a failing check would make isolation a lie — e.g. swap on while
    * `swapMax: 0` cannot be enforced — `warn` logs and emits it as `preflight`, `off` skips it.
@@ -87,10 +98,21 @@ export interface SpawnAgentOptions extends SpawnOptions {
   limits?: Limits;
   /** Higher runs first from the queue and is killed last by memory relief. Default 0. */
   priority?: number;
-  /** Never chosen by memory relief. */
+  /** Never chosen by memory relief, never frozen by the pause policy. */
   protected?: boolean;
   /** Chosen first by memory relief. */
   preferred?: boolean;
+  /**
+   * The memory this agent is expected to need at its worst (`'2G'`): admission reserves it before
+   * the agent has grown. Default: what the host learned from agents of the same `profile`, else of
+   * all agents, else the agent's `memoryHigh`. At most its `memoryMax`.
+   */
+  expectedMemory?: Size;
+  /**
+   * Agents alike in memory (a repository plus a task kind: `'repo-x:test'`): the host learns their
+   * peaks together and expects the next one's from them. Up to 200 characters.
+   */
+  profile?: string;
   /** Keep the cgroup after exit for post-mortem (delete it yourself). Default `false`. */
   keepCgroup?: boolean;
   /** Cancels the spawn while it waits in the queue; kills the agent once it runs. */
@@ -152,11 +174,16 @@ export function resolveSpawn(id: string, options: SpawnAgentOptions, defaults: S
   const timeouts = TimeoutPolicy.from(options.timeouts, defaults.timeouts);
   const queueTimeout = options.queueTimeout === undefined ? undefined : parseDuration(options.queueTimeout, 'queueTimeout');
   const args = [...(options.args ?? [])];
+  const profile = validateProfile(options.profile);
+  const expectedMemory = options.expectedMemory === undefined ? undefined : parseSize(options.expectedMemory, 'expectedMemory');
+  if (expectedMemory === Infinity) throw new AgentHostError(ErrorCode.INVALID_OPTION, 'expectedMemory must be a size, not "max"');
+  const { memoryHigh, memoryMax } = resolveLimits(limits);
   prepareSpawn(options.command, args, options);
   return {
     spec: {
-      info: { id, command: options.command, args, priority, protected: options.protected ?? false, preferred: options.preferred ?? false },
+      info: { id, command: options.command, args, priority, protected: options.protected ?? false, preferred: options.preferred ?? false, ...(profile !== undefined && { profile }), ...(expectedMemory !== undefined && { expectedMemory }) },
       limits,
+      peak: { expectedMemory, profile, memoryHigh, memoryMax },
       spawn: { forkInside: defaults.forkInside, ...options },
       workspace: options.workspace ?? false,
       user: options.user,

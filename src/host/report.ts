@@ -6,6 +6,8 @@ import type { Agent, AgentState } from './agent.js';
 /** One agent's line of check-agent-memory.sh: its cgroup's figures when the report was taken. */
 export interface AgentMemoryRow {
   id: string;
+  /** `paused`: frozen by the memory monitor's pause policy (its memory held, its timeouts' clock stopped). */
+  state: AgentState;
   pid: number | undefined;
   current: number;
   peak: number;
@@ -64,6 +66,7 @@ function memoryRow(agent: Agent): AgentMemoryRow | undefined {
   const { memory, pids } = stats;
   return {
     id: agent.id,
+    state: agent.state,
     pid: agent.pid,
     current: memory.current,
     peak: memory.peak,
@@ -130,7 +133,7 @@ export function formatMemoryReport(report: MemoryReport): string {
   if (report.agents.length === 0) return 'No agents running.';
   const rows = [['AGENT', 'PID', 'CURRENT', 'PEAK', 'WORKING SET', 'LIMIT', '% LIMIT', 'PIDS', 'OOM']];
   for (const a of report.agents) {
-    rows.push([a.id, String(a.pid ?? '-'), formatBytes(a.current), formatBytes(a.peak), formatBytes(a.workingSet), formatBytes(a.limit), percent(a.percentOfLimit), String(a.pids), String(a.oomKills)]);
+    rows.push([a.state === 'paused' ? `${a.id} (paused)` : a.id, String(a.pid ?? '-'), formatBytes(a.current), formatBytes(a.peak), formatBytes(a.workingSet), formatBytes(a.limit), percent(a.percentOfLimit), String(a.pids), String(a.oomKills)]);
   }
   rows.push(['TOTAL', '', formatBytes(report.total.current), '', formatBytes(report.total.workingSet), '', '', String(report.total.pids), String(report.total.oomKills)]);
   return formatTable(rows);
@@ -156,7 +159,7 @@ export function formatStatus(status: HostStatus): string {
   const budget = m && budgetOf(m);
   if (budget !== undefined) lines.push(`Budget: ${budget}`);
   const c = status.counts;
-  lines.push(`Agents: ${c.running} running, ${c.stopping} stopping, ${c.queued} queued; OOM kills: ${status.oomKills}`);
+  lines.push(`Agents: ${c.running} running, ${c.paused} paused, ${c.stopping} stopping, ${c.queued} queued; OOM kills: ${status.oomKills}`);
   lines.push(`Queue: ${status.queue.size} waiting${status.queue.paused ? ` (admission paused: ${status.queue.why ?? 'paused'})` : ''}`);
   if (status.root) lines.push(`Cgroup root: ${status.root}`);
   if (status.agents.length > 0) {

@@ -10,6 +10,7 @@ import { AGENT_CGROUP_ENV } from '../agent/locate.js';
 import type { TimeoutPolicy } from '../timeout/index.js';
 import type { AgentUser, AgentUserRecord, AgentUsers } from '../users/index.js';
 import type { Agent, AgentEvents, AgentInfo } from './agent.js';
+import type { ExpectedPeakInput } from './peaks.js';
 import type { StateStore } from './state.js';
 import type { WorkspacePool } from './workspaces.js';
 
@@ -61,6 +62,8 @@ export interface RunContext {
 export interface RunSpec {
   readonly info: AgentInfo;
   readonly limits: Limits;
+  /** What its expected peak is worked out from (admission by expected peak): the spawn's figures, its limits in bytes. */
+  readonly peak?: ExpectedPeakInput;
   /** Options of the main process (cwd, env, stdio, forkInside...). */
   readonly spawn: SpawnOptions;
   /** Lease a workspace slot (its cwd unless `spawn.cwd` is set). */

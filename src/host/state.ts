@@ -16,6 +16,9 @@ export interface AgentRecord {
   priority: number;
   protected: boolean;
   preferred: boolean;
+  /** The spawn's `profile` and `expectedMemory` (bytes): a restarted host still reserves and learns by them. */
+  profile?: string;
+  expectedMemory?: number;
   startedAt: number;
   workspace: string | undefined;
   /** Who the agent runs as, when not the orchestrator's user: its uid lease and HOME are released when it ends. */

@@ -12,6 +12,15 @@ import { AgentHostError, ErrorCode } from '../errors.js';
 import { findBudget, type Budget, type BudgetOption } from './budget.js';
 import type { HostMemory } from './types.js';
 
+/** This process's cgroup, or `undefined` where there is no usable hierarchy: where the walk for limits starts by default. */
+export function ownCgroup(): Cgroup | undefined {
+  try {
+    return Cgroup.self();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * How often the budget's limits are looked up again: a pod can be resized in place, a slice's
  * MemoryMax= changed. Usage is read every time; the walk up the hierarchy only this often.

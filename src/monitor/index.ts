@@ -4,6 +4,7 @@ export { MONITOR_DEFAULTS } from './options.js';
 export { findBudget, type Budget, type BudgetOption, type BudgetOptions, type BudgetSource } from './budget.js';
 export type {
   AgentPressureEvent,
+  EvictionNoticeOptions,
   AgentSample,
   HostMemory,
   HostPressureEvent,
@@ -13,6 +14,8 @@ export type {
   MonitoredAgent,
   MonitorEvents,
   MonitorHost,
+  PauseInfo,
+  PauseOptions,
   ReliefKill,
   ReliefOutcome,
   ReliefReport,

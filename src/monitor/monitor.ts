@@ -1,16 +1,17 @@
 /**
- * MemoryMonitor: the one rule — memory is the only hard constraint — enforced
- * continuously. Each tick reads host memory (levels with hysteresis, for admission) and three
- * small files per agent (throttling and livelock at memory.high); relief rounds kill agents by
- * policy, one at a time with a cooldown, until memory is below the target.
+ * MemoryMonitor: the one rule — memory is the only hard constraint — enforced continuously. Each
+ * tick reads host memory (levels with hysteresis, for admission) and three small files per agent
+ * (throttling and livelock at memory.high), runs the pause policy, and relief rounds kill by policy.
  */
-import { Cgroup } from '../cgroup/cgroup.js';
 import { Emitter } from '../util/emitter.js';
-import { HostMemoryReader } from './host-memory.js';
+import { HostMemoryReader, ownCgroup } from './host-memory.js';
+import { evictionNotice } from './deadline.js';
 import { nextLevel } from './levels.js';
-import { resolveMonitorOptions, resolveRelieveOptions, type ResolvedMonitorOptions, type ResolvedRelieveOptions } from './options.js';
-import { runRelief, type ReliefSteps } from './relief.js';
+import { autoKillRound, resolveMonitorOptions, resolveRelieveOptions, type ResolvedMonitorOptions, type ResolvedRelieveOptions } from './options.js';
+import { decideForTrackers } from './pause-step.js';
+import { runRelief, untilEmpty, within, type ReliefSteps } from './relief.js';
 import { AgentTracker, type DetectorSettings } from './tracker.js';
+import { Trend } from './trend.js';
 import type {
   AgentSample,
   HostMemory,
@@ -19,6 +20,7 @@ import type {
   MonitoredAgent,
   MonitorEvents,
   MonitorHost,
+  PauseInfo,
   ReliefKill,
   ReliefReport,
   RelieveOptions,
@@ -26,15 +28,6 @@ import type {
 } from './types.js';
 
 const NO_SAMPLES: readonly AgentSample[] = Object.freeze([]);
-
-/** This process's cgroup, or `undefined` where there is no usable hierarchy. */
-function ownCgroup(): Cgroup | undefined {
-  try {
-    return Cgroup.self();
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Samples host memory and every agent each `interval`: levels with hysteresis (the host pauses
@@ -65,6 +58,10 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
    * only repeat that every tick. Set again when the level leaves `critical`.
    */
   #autoKillArmed = true;
+  /** Host memory used over the last ticks: is it still rising, and how fast. */
+  readonly #trend = new Trend();
+  /** Agents with a freeze or thaw on its way through the host. */
+  readonly #pausing = new Set<string>();
 
   /** Validates `options` (`ERR_INVALID_OPTION`); sampling begins with `start()`. */
   constructor(host: MonitorHost, options: MemoryMonitorOptions = {}) {
@@ -84,6 +81,12 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
   /** The host memory level after the last tick (`normal` before the first). */
   get level(): MemoryLevel {
     return this.#level;
+  }
+
+  /** The resolved thresholds (fractions): what admission by expected peak reserves up to (`high`). */
+  get thresholds(): { readonly high: number; readonly critical: number; readonly hysteresis: number } {
+    const { high, critical, hysteresis } = this.#options;
+    return { high, critical, hysteresis };
   }
 
   /** Whether the sampling timer runs. */
@@ -112,10 +115,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     this.#reader.close();
   }
 
-  /**
-   * Host memory against the budget now (`readMemory` if given): the tightest of MemTotal, the
-   * memory limits from the agents' root up, and the `budget` option; `source` says which.
-   */
+  /** Host memory against the budget now (`readMemory` if given): the tightest of MemTotal, the limits from the agents' root up, the `budget` option. */
   hostMemory(): HostMemory {
     return this.#options.readMemory ? this.#options.readMemory() : this.#reader.read();
   }
@@ -125,10 +125,12 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     return this.#trackers.get(id)?.ring.toArray() ?? NO_SAMPLES;
   }
 
-  /**
-   * One sampling round; the timer calls it, tests may too. Failures to read are emitted as
-   * `error`, not thrown (it rejects only when an event listener throws).
-   */
+  /** The agent's usage at the last tick, bytes, without building its samples (admission asks for every agent). */
+  lastUsage(id: string): number | undefined {
+    return this.#trackers.get(id)?.ring.recent(1)[0]?.value;
+  }
+
+  /** One sampling round (the timer's; tests may call it): read failures are `error` events, it rejects only when a listener throws. */
   async tick(): Promise<void> {
     let memory: HostMemory;
     try {
@@ -137,6 +139,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
       this.emit('error', error as Error);
       return;
     }
+    this.#trend.push(Date.now(), memory.used);
     const previous = this.#level;
     this.#level = nextLevel(previous, memory.usedRatio, this.#options);
     if (this.#level !== previous) {
@@ -144,6 +147,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
       this.emit('pressure', { scope: 'host', level: this.#level, previous, memory });
     }
     this.#sampleAgents(memory);
+    this.#pausePolicy(memory);
     this.emit('sample', { memory, level: this.#level });
     if (this.#options.autoKill && this.#level === 'critical' && this.#autoKillArmed && this.#reliefActive === 0) {
       this.#autoKill();
@@ -265,13 +269,60 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     this.emit('kill', info);
   }
 
-  #autoKill(): void {
-    const options: ResolvedRelieveOptions = {
-      target: this.#options.reliefTarget,
-      dryRun: false,
-      maxKills: Infinity,
-      cooldown: this.#options.cooldown,
+  /** Freezes, thaws and evicts by the pause policy, where the host can freeze agents. */
+  #pausePolicy(memory: HostMemory): void {
+    const host = this.#host;
+    const settings = this.#options.pause;
+    if (settings === false || host.pause === undefined || host.resume === undefined) return;
+    // Below high only thawing can be due, and only with an agent frozen: most ticks end here.
+    if (memory.usedRatio < this.#options.high && !this.#anyPaused()) return;
+    const trackers = this.#trackers.values();
+    const rate = this.#trend.rate();
+    const skip = new Set([...this.#killed, ...this.#pausing]);
+    const decision = decideForTrackers(trackers, skip, memory, rate, { ...settings, high: this.#options.high, critical: this.#options.critical });
+    const act = (action: 'pause' | 'resume', id: string, growth: number): void => {
+      const info: PauseInfo = { id, action, growth, memory, rate };
+      this.#pausing.add(id);
+      (action === 'pause' ? host.pause!(id, info) : host.resume!(id, info))
+        .then(
+          () => this.emit(action, info),
+          (error: Error) => this.emit('error', error),
+        )
+        .finally(() => this.#pausing.delete(id));
     };
+    for (const id of decision.freeze) act('pause', id, this.#trackers.get(id)?.growth() ?? 0);
+    for (const id of decision.thaw) act('resume', id, 0);
+    for (const id of decision.evict) {
+      const tracker = this.#trackers.get(id)!;
+      const current = tracker.ring.last()?.current ?? 0;
+      const eviction = this.#eviction(memory);
+      const info: ReliefKill = {
+        id,
+        reason: 'relief',
+        trigger: 'hold-limit',
+        priority: tracker.agent.priority,
+        preferred: tracker.agent.preferred ?? false,
+        workingSet: current,
+        current,
+        memory,
+        ...(eviction && { eviction }),
+      };
+      this.#sendKill(info).catch((error: Error) => this.emit('error', error));
+    }
+  }
+
+  #anyPaused(): boolean {
+    for (const tracker of this.#trackers.values()) if (tracker.agent.pausedAt !== undefined) return true;
+    return false;
+  }
+
+  /** The notice a relief kill at `memory` gets; `undefined`: at once (critical, or notices off). */
+  #eviction(memory: HostMemory): ReliefKill['eviction'] {
+    return evictionNotice(memory, this.#trend.rate(), this.#options.critical, this.#options.eviction);
+  }
+
+  #autoKill(): void {
+    const options: ResolvedRelieveOptions = autoKillRound(this.#options);
     this.#relief('auto-kill', options).then(
       (report) => {
         if (report.kills.length === 0) this.#autoKillArmed = false;
@@ -283,10 +334,23 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
   #relief(trigger: ReliefReport['trigger'], options: ResolvedRelieveOptions): Promise<ReliefReport> {
     this.#reliefActive++;
     const signal = this.#abort.signal;
+    let victims = new Map<string, VictimCandidate>();
     const steps: ReliefSteps = {
       readMemory: () => this.hostMemory(),
-      candidates: (skip) => this.#candidates(skip),
+      candidates: (skip) => {
+        const candidates = this.#candidates(skip);
+        victims = new Map(candidates.map((c) => [c.id, c]));
+        return candidates;
+      },
       kill: (info) => this.#sendKill(info),
+      released: (info) => {
+        const victim = victims.get(info.id);
+        const bound = (info.eviction?.graceMs ?? 0) + this.#options.releaseTimeout;
+        if (this.#host.released) return within(this.#host.released(info.id), bound, signal);
+        return victim === undefined ? Promise.resolve() : untilEmpty(victim.agent.cgroup, bound, signal);
+      },
+      rate: () => this.#trend.rate(),
+      eviction: (memory) => (options.releaseAware ? this.#eviction(memory) : undefined),
     };
     const round = this.#reliefChain.then(() => runRelief(steps, trigger, options, signal));
     this.#reliefChain = round.catch(() => undefined);

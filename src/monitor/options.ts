@@ -3,6 +3,8 @@ import { AgentHostError, ErrorCode } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { Cgroup } from '../cgroup/cgroup.js';
 import { validateBudget, type BudgetOption } from './budget.js';
+import { constants } from 'node:os';
+import type { PauseSettings } from './pause.js';
 import type { HostMemory, MemoryMonitorOptions, RelieveOptions, VictimPolicy } from './types.js';
 import { defaultVictimPolicy } from './victims.js';
 
@@ -12,8 +14,13 @@ export interface ResolvedMonitorOptions {
   critical: number;
   hysteresis: number;
   autoKill: boolean;
+  autoKillMode: 'until-clear' | 'to-target';
   reliefTarget: number;
   cooldown: number;
+  releaseTimeout: number;
+  /** Without `high`/`critical` (the monitor's own): the rest of the policy's settings. */
+  pause: Omit<PauseSettings, 'high' | 'critical'> | false;
+  eviction: { signal: NodeJS.Signals; minGrace: number; maxGrace: number } | false;
   victimPolicy: VictimPolicy;
   livelock: { highPressure: number; duration: number; action: 'event' | 'kill' };
   samples: number;
@@ -31,10 +38,22 @@ export const MONITOR_DEFAULTS = {
   hysteresis: 0.02,
   reliefTarget: 0.75,
   cooldown: 2000,
+  releaseTimeout: 10_000,
+  /** The pause policy's resume mark sits this far below `high`. */
+  resumeGap: 0.05,
+  holdLimit: 60_000,
+  /** Host growth under 1 MiB/s is "not rising": page cache and the orchestrator's own heap move that much. */
+  minRate: 1024 * 1024,
+  evictionSignal: 'SIGUSR2',
+  minGrace: 2000,
+  maxGrace: 30_000,
   highPressure: 40,
   livelockDuration: 10_000,
   samples: 60,
 } as const;
+
+/** 0.85 − 0.05 is 0.7999…: marks derived from thresholds are rounded so they read (and compare) as written. */
+const mark = (value: number): number => Math.round(value * 1e9) / 1e9;
 
 function invalid(message: string): AgentHostError {
   return new AgentHostError(ErrorCode.INVALID_OPTION, message);
@@ -70,14 +89,22 @@ export function resolveMonitorOptions(options: MemoryMonitorOptions = {}): Resol
   if (options.readMemory !== undefined && typeof options.readMemory !== 'function') throw invalid('readMemory must be a function');
   validateBudget(options.budget);
   if (options.cgroup !== undefined && options.cgroup !== false && !(options.cgroup instanceof Cgroup)) throw invalid('cgroup must be a Cgroup or false');
+  const autoKillMode = options.autoKillMode ?? 'until-clear';
+  if (autoKillMode !== 'until-clear' && autoKillMode !== 'to-target') {
+    throw invalid(`autoKillMode must be 'until-clear' or 'to-target', got ${String(autoKillMode)}`);
+  }
   return {
     interval,
     high,
     critical,
     hysteresis,
     autoKill: options.autoKill ?? false,
+    autoKillMode,
     reliefTarget: fraction(options.reliefTarget, 'reliefTarget', MONITOR_DEFAULTS.reliefTarget),
     cooldown: parseDuration(options.cooldown ?? MONITOR_DEFAULTS.cooldown, 'cooldown'),
+    releaseTimeout: parseDuration(options.releaseTimeout ?? MONITOR_DEFAULTS.releaseTimeout, 'releaseTimeout'),
+    pause: resolvePause(options.pause, high),
+    eviction: resolveEviction(options.eviction),
     victimPolicy: options.victimPolicy ?? defaultVictimPolicy,
     livelock: { highPressure, duration: parseDuration(livelock.duration ?? MONITOR_DEFAULTS.livelockDuration, 'livelock.duration'), action },
     samples,
@@ -88,11 +115,67 @@ export function resolveMonitorOptions(options: MemoryMonitorOptions = {}): Resol
   };
 }
 
+function resolvePause(options: MemoryMonitorOptions['pause'], high: number): ResolvedMonitorOptions['pause'] {
+  if (options === false) return false;
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid('pause must be an options object or false');
+  const resumeBelow = options?.resumeBelow ?? Math.max(0.01, mark(high - MONITOR_DEFAULTS.resumeGap));
+  if (typeof resumeBelow !== 'number' || !(resumeBelow > 0 && resumeBelow < high)) {
+    throw invalid(`pause.resumeBelow must be a fraction below thresholds.high (${high}), got ${String(resumeBelow)}`);
+  }
+  const order = options?.order ?? 'newest';
+  if (order !== 'newest' && order !== 'fastest-growing') throw invalid(`pause.order must be 'newest' or 'fastest-growing', got ${String(order)}`);
+  return {
+    resumeBelow,
+    holdLimit: parseDuration(options?.holdLimit ?? MONITOR_DEFAULTS.holdLimit, 'pause.holdLimit'),
+    order,
+    minRate: MONITOR_DEFAULTS.minRate,
+  };
+}
+
+function resolveEviction(options: MemoryMonitorOptions['eviction']): ResolvedMonitorOptions['eviction'] {
+  if (options === false || options?.signal === false) return false;
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid('eviction must be an options object or false');
+  const signal = options?.signal ?? MONITOR_DEFAULTS.evictionSignal;
+  if (typeof signal !== 'string' || !Object.hasOwn(constants.signals, signal) || signal === 'SIGKILL' || signal === 'SIGSTOP') {
+    throw invalid(`eviction.signal must be the name of a signal a process can handle (like "SIGUSR2") or false, got ${String(signal)}`);
+  }
+  const minGrace = parseDuration(options?.minGrace ?? MONITOR_DEFAULTS.minGrace, 'eviction.minGrace');
+  const maxGrace = parseDuration(options?.maxGrace ?? MONITOR_DEFAULTS.maxGrace, 'eviction.maxGrace');
+  if (maxGrace < minGrace) throw invalid(`eviction.maxGrace (${maxGrace} ms) must not be below eviction.minGrace (${minGrace} ms)`);
+  return { signal, minGrace, maxGrace };
+}
+
 export interface ResolvedRelieveOptions {
   target: number;
   dryRun: boolean;
   maxKills: number;
+  /** Growth horizon of a `clear` round's deficit, and the wait between kills without release-awareness, ms. */
   cooldown: number;
+  /** `target`: down to `target`; `clear`: until below `clearBelow` and no longer rising. */
+  until: 'target' | 'clear';
+  clearBelow: number;
+  /** Wait for each victim's memory to be released before measuring again (false: the previous release's cooldown). */
+  releaseAware: boolean;
+  /** An extra wait after release, ms. */
+  settle: number;
+  /** Host growth (bytes/s) at or below which memory is "not rising". */
+  minRate: number;
+}
+
+/** The options of an automatic round (auto-kill at `critical`). */
+export function autoKillRound(defaults: ResolvedMonitorOptions): ResolvedRelieveOptions {
+  const previous = defaults.autoKillMode === 'to-target';
+  return {
+    target: defaults.reliefTarget,
+    dryRun: false,
+    maxKills: Infinity,
+    cooldown: defaults.cooldown,
+    until: previous ? 'target' : 'clear',
+    clearBelow: mark(defaults.critical - defaults.hysteresis),
+    releaseAware: !previous,
+    settle: 0,
+    minRate: MONITOR_DEFAULTS.minRate,
+  };
 }
 
 export function resolveRelieveOptions(options: RelieveOptions, defaults: ResolvedMonitorOptions): ResolvedRelieveOptions {
@@ -113,6 +196,11 @@ export function resolveRelieveOptions(options: RelieveOptions, defaults: Resolve
     target,
     dryRun: options.dryRun ?? false,
     maxKills,
-    cooldown: options.cooldown === undefined ? defaults.cooldown : parseDuration(options.cooldown, 'cooldown'),
+    cooldown: defaults.cooldown,
+    until: 'target',
+    clearBelow: mark(defaults.critical - defaults.hysteresis),
+    releaseAware: true,
+    settle: options.cooldown === undefined ? 0 : parseDuration(options.cooldown, 'cooldown'),
+    minRate: MONITOR_DEFAULTS.minRate,
   };
 }

@@ -5,6 +5,7 @@
  * young generation (RSS) in a long-running orchestrator. Samples are objects again only when asked.
  */
 import type { PsiLine } from '../cgroup/parse.js';
+import type { TrendPoint } from './trend.js';
 import type { AgentSample } from './types.js';
 
 /** time, current, highDelta, 5 event counters. */
@@ -62,6 +63,17 @@ export class SampleRing {
   /** The newest sample. */
   last(): AgentSample | undefined {
     return this.#size === 0 ? undefined : this.#at((this.#next - 1 + this.capacity) % this.capacity);
+  }
+
+  /** The newest `count` (time, current) readings, oldest first: what a growth rate needs, without whole samples. */
+  recent(count: number): TrendPoint[] {
+    const n = Math.min(count, this.#size);
+    const points: TrendPoint[] = [];
+    for (let k = n; k >= 1; k--) {
+      const i = ((this.#next - k + this.capacity) % this.capacity) * WIDTH;
+      points.push({ time: this.#data[i]!, value: this.#data[i + 1]! });
+    }
+    return points;
   }
 
   /** Oldest first. */

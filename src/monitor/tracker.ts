@@ -4,7 +4,11 @@
  */
 import { emptySample, type MemorySampler } from '../cgroup/stats.js';
 import { SampleRing } from './ring.js';
+import { slope } from './trend.js';
 import type { AgentSample, MonitoredAgent } from './types.js';
+
+/** Samples a growth rate is taken over: five ticks, long enough to see through one noisy reading. */
+const GROWTH_SAMPLES = 5;
 
 export interface DetectorSettings {
   /** PSI full avg10 (percent) that counts as stalled. */
@@ -33,6 +37,8 @@ export class AgentTracker {
   readonly ring: SampleRing;
   /** The tick that last listed the agent: the ones a tick did not list are dropped. */
   seen = 0;
+  /** When the monitor first saw the agent: its start, for a host that does not say. */
+  readonly firstSeen = Date.now();
   #lastHigh: number | undefined;
   #lastRise: number | undefined;
   #throttled = false;
@@ -96,6 +102,11 @@ export class AgentTracker {
     this.#detection.throttled = started;
     this.#detection.livelock = livelock;
     return this.#detection;
+  }
+
+  /** How fast the agent's memory grows, bytes per second, over its last few samples. */
+  growth(): number {
+    return slope(this.ring.recent(GROWTH_SAMPLES));
   }
 
   close(): void {

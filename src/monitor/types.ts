@@ -56,6 +56,10 @@ export interface MonitoredAgent {
   readonly protected?: boolean;
   /** Chosen before any unpreferred agent. */
   readonly preferred?: boolean;
+  /** When the agent started, ms since the epoch: the pause policy freezes the newest first. Default: when the monitor first saw it. */
+  readonly startedAt?: number;
+  /** When the host froze it for the pause policy, ms since the epoch; `undefined` while it runs. The host owns this. */
+  readonly pausedAt?: number;
 }
 
 /** The host side the monitor works through: it lists agents and performs kills (with reason `relief`). */
@@ -67,8 +71,35 @@ export interface MonitorHost {
   root?(): Cgroup | undefined;
   /** The live agents now; called once per tick and once per relief step. */
   agents(): Iterable<MonitoredAgent>;
-  /** Kills the agent's cgroup with reason `relief` (the host emits its own `kill`); resolves once done. */
+  /**
+   * Kills the agent's cgroup with reason `relief` (the host emits its own `kill`); resolves once
+   * done. With `info.eviction` the kill is not an emergency: the host first sends the notice
+   * signal, and kills (reason `evicted`) after `graceMs` unless the agent ended sooner.
+   */
   kill(id: string, info: ReliefKill): Promise<void>;
+  /**
+   * Resolves once a killed agent's memory is back: its run has ended and its cgroup is empty or
+   * gone. Default: the monitor polls the victim's cgroup until it is empty.
+   */
+  released?(id: string): Promise<void>;
+  /**
+   * Freezes the agent (its timeouts paused) and sets its `pausedAt`; without `pause` and
+   * `resume` the pause policy is off. Resolves once it is frozen.
+   */
+  pause?(id: string, info: PauseInfo): Promise<void>;
+  /** Thaws an agent the pause policy froze and clears its `pausedAt`. */
+  resume?(id: string, info: PauseInfo): Promise<void>;
+}
+
+/** Why the pause policy froze or thawed an agent (the host's `pause` / `resume` event details). */
+export interface PauseInfo {
+  id: string;
+  action: 'pause' | 'resume';
+  /** The agent's growth when frozen, bytes per second (0 for a thaw). */
+  growth: number;
+  /** Host memory then, and how fast it grew, bytes per second. */
+  memory: HostMemory;
+  rate: number;
 }
 
 /** One tick's figures for one agent, kept in a bounded ring per agent. */
@@ -104,8 +135,8 @@ export interface VictimCandidate {
 /** Orders candidates, first victim first; candidates left out are never killed. */
 export type VictimPolicy = (candidates: VictimCandidate[]) => VictimCandidate[];
 
-/** What made the monitor kill. */
-export type ReliefTrigger = 'relieve' | 'auto-kill' | 'livelock';
+/** What made the monitor kill; `hold-limit`: a frozen agent held its memory past the pause policy's deadline. */
+export type ReliefTrigger = 'relieve' | 'auto-kill' | 'livelock' | 'hold-limit';
 
 /** One relief kill and the figures that led to it (also the host's `kill` event details). */
 export interface ReliefKill {
@@ -125,14 +156,19 @@ export interface ReliefKill {
   estimatedRatio?: number;
   /** Livelock kills: the sample that completed the stall and how long it had lasted, ms. */
   livelock?: { sample: AgentSample; stalledMs: number };
+  /**
+   * Set when the kill is not an emergency: send `signal` now (the agent's `onEviction`), kill
+   * after `graceMs` (result reason `evicted`). Absent: kill at once (reason `relief`).
+   */
+  eviction?: { signal: NodeJS.Signals; graceMs: number };
 }
 
-/** Why a relief round ended. */
-export type ReliefOutcome = 'target-reached' | 'no-candidates' | 'max-kills' | 'stopped';
+/** Why a relief round ended; `alarm-cleared`: an automatic round, once below the alarm and memory no longer rising. */
+export type ReliefOutcome = 'target-reached' | 'alarm-cleared' | 'no-candidates' | 'max-kills' | 'stopped';
 
 /** The account of one relief round (`relieve()` or auto-kill). */
 export interface ReliefReport {
-  trigger: Exclude<ReliefTrigger, 'livelock'>;
+  trigger: Exclude<ReliefTrigger, 'livelock' | 'hold-limit'>;
   dryRun: boolean;
   /** The used ratio the round worked down to. */
   target: number;
@@ -155,8 +191,31 @@ export interface RelieveOptions {
   dryRun?: boolean;
   /** Kill at most this many agents. Default `Infinity`. */
   maxKills?: number;
-  /** Wait between kills for memory to come back. Default: the monitor's `cooldown` (2 s). */
+  /**
+   * An extra wait after the victims' memory is released, before measuring again. Default 0: a
+   * round waits for each victim's cgroup to empty (bounded by `releaseTimeout`) instead of
+   * guessing how long memory takes to come back.
+   */
   cooldown?: Duration;
+}
+
+/** The pause-before-kill policy (`MemoryMonitorOptions.pause`); it acts through `MonitorHost.pause`/`resume`. */
+export interface PauseOptions {
+  /** Thaw below this used fraction (while memory is not rising). Default `thresholds.high − 0.05` (0.80). */
+  resumeBelow?: number;
+  /** A frozen agent holding its memory this long while memory stays above `resumeBelow` is evicted. Default `60s`. */
+  holdLimit?: Duration;
+  /** Among unpreferred agents of equal priority, freeze the `newest` (least work lost) or the `fastest-growing` first. Default `newest`. */
+  order?: 'newest' | 'fastest-growing';
+}
+
+/** Eviction notices (`MemoryMonitorOptions.eviction`): a non-emergency relief kill is announced first. */
+export interface EvictionNoticeOptions {
+  /** The notice signal (the agent's `onEviction`); `false`: no notices, kill at once. Default `SIGUSR2`. */
+  signal?: NodeJS.Signals | false;
+  /** Bounds of the grace between notice and kill: the time left before `critical` at the current growth rate. Default `2s` and `30s`. */
+  minGrace?: Duration;
+  maxGrace?: Duration;
 }
 
 /** Livelock detection: an agent held at memory.high, stalled instead of OOM-killed (no swap). */
@@ -179,10 +238,22 @@ export interface MemoryMonitorOptions extends BudgetOptions {
   hysteresis?: number;
   /** Kill agents by policy while `critical` (the seed's `watch-memory.sh --auto-kill`). Default `false`. */
   autoKill?: boolean;
-  /** Auto-kill and `relieve()` stop once used memory is below this fraction. Default `0.75`. */
+  /**
+   * How an automatic round ends. `until-clear` (default): the fewest victims, each one's memory
+   * awaited, until below the alarm (`critical − hysteresis`) and no longer rising. `to-target`:
+   * the previous release's round — one kill per `cooldown`, no notice, down to `reliefTarget`.
+   */
+  autoKillMode?: 'until-clear' | 'to-target';
+  /** `relieve()` (and `to-target` auto-kill) stop once used memory is below this fraction. Default `0.75`. */
   reliefTarget?: number;
-  /** Wait between relief kills: memory takes time to come back. Default `2s`. */
+  /** Growth expected while a victim's memory comes back (the horizon of a round's deficit), and the wait between `to-target` kills. Default `2s`. */
   cooldown?: Duration;
+  /** The longest wait for a victim's memory to be released after its kill (its notice's grace comes on top). Default `10s`. */
+  releaseTimeout?: Duration;
+  /** Pause before kill. Default on (`{ resumeBelow: high − 0.05, holdLimit: '60s', order: 'newest' }`) where the host can freeze agents; `false` for off. */
+  pause?: PauseOptions | false;
+  /** Notice before a non-emergency relief kill. Default `{ signal: 'SIGUSR2', minGrace: '2s', maxGrace: '30s' }`; `false` for none. */
+  eviction?: EvictionNoticeOptions | false;
   /**
    * Orders the victims. Default {@link defaultVictimPolicy}: preferred first, then lowest priority,
    * then largest working set. Protected agents are never offered to it.
@@ -213,6 +284,10 @@ export type MonitorEvents = {
   kill: (kill: ReliefKill) => void;
   /** A tick's host figures and the level after it. */
   sample: (event: { memory: HostMemory; level: MemoryLevel }) => void;
+  /** The pause policy froze an agent through the host. */
+  pause: (info: PauseInfo) => void;
+  /** The pause policy thawed an agent through the host. */
+  resume: (info: PauseInfo) => void;
   /** A tick or a relief step failed (host memory unreadable, a kill refused); monitoring goes on. */
   error: (error: Error) => void;
 };

@@ -17,3 +17,27 @@ export function defaultVictimPolicy(candidates: VictimCandidate[]): VictimCandid
         (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
 }
+
+/**
+ * The fewest victims, taken in policy order, whose working sets cover `deficit` bytes: the
+ * shortest prefix of `ordered` that covers it, less any member the others cover without
+ * (smallest first). Killing more than the deficit throws away work for nothing — the complaint
+ * users of systemd-oomd and earlyoom make most. Empty when `deficit` ≤ 0; all of `ordered`
+ * when even all of them do not cover it.
+ */
+export function fewestVictims<T extends { readonly workingSet: number }>(ordered: readonly T[], deficit: number): T[] {
+  if (!(deficit > 0)) return [];
+  const plan: T[] = [];
+  let covered = 0;
+  for (const candidate of ordered) {
+    if (covered >= deficit) break;
+    plan.push(candidate);
+    covered += Math.max(0, candidate.workingSet);
+  }
+  for (const candidate of plan.slice().sort((a, b) => a.workingSet - b.workingSet)) {
+    if (covered - Math.max(0, candidate.workingSet) < deficit) continue;
+    covered -= Math.max(0, candidate.workingSet);
+    plan.splice(plan.indexOf(candidate), 1);
+  }
+  return plan;
+}

@@ -4,17 +4,15 @@
  * /proc/self/cgroup alone) and must see the numbers the host set; children using
  * onTimeoutSignals get real SIGUSR1/SIGTERM.
  *
- * The children run the agent module as plain JavaScript: `beforeAll` transpiles src/agent/ into
- * a temp directory (it has no dependencies, so a per-file transpile is all it needs). Nothing is
- * written into the checkout, which the VM sees read-only, and no loader runs inside the children's
- * memory limit.
+ * The children run the agent module as plain JavaScript, transpiled into a temp directory
+ * (test/helpers/agent-module.ts).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cgroup, type SpawnOptions } from '../../src/cgroup/index.js';
+import { EVICTION_AGENT, writeAgentModule } from '../helpers/agent-module.js';
 import { testParent } from '../helpers/cgroups.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -72,20 +70,14 @@ writeFileSync(out + '.saved', String(rounds));
 setInterval(() => {}, 1000);
 `;
 
+
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'nova-agent-it-'));
-  const src = join(import.meta.dirname, '../../src/agent');
-  mkdirSync(join(dir, 'agent'));
-  for (const file of readdirSync(src).filter((f) => f.endsWith('.ts'))) {
-    const { outputText } = ts.transpileModule(readFileSync(join(src, file), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-      fileName: file,
-    });
-    writeFileSync(join(dir, 'agent', file.replace(/\.ts$/, '.js')), outputText);
-  }
+  writeAgentModule(dir);
   writeFileSync(join(dir, 'report.mjs'), REPORT);
   writeFileSync(join(dir, 'pressure.mjs'), PRESSURE);
   writeFileSync(join(dir, 'signals.mjs'), SIGNALS);
+  writeFileSync(join(dir, 'eviction.mjs'), EVICTION_AGENT);
   console.log(`cgroup v${Cgroup.self().version}, below ${Cgroup.self().path}`);
 });
 afterAll(() => {
@@ -228,5 +220,24 @@ describe('onTimeoutSignals with real signals', () => {
     expect(result.signal).toBe('SIGTERM');
     expect(exists(`${agent.out}.hard`)).toBe(false);
     await agent.cg.delete();
+  });
+});
+
+describe('onEviction with a real notice', () => {
+  it('the notice (SIGUSR2 to the cgroup) reaches the handler, which saves state before the kill', async () => {
+    const cg = cgroup();
+    const out = join(dir, `eviction-${cg.name}`);
+    const exists = (path: string): boolean => readdirSync(dir).includes(path.slice(dir.length + 1));
+    const agent = await node(cg, 'eviction.mjs', [], { OUT: out });
+    await waitFor(() => exists(`${out}.ready`), { message: `${out}.ready` });
+    // What the host does for a non-emergency relief kill: the notice, a grace, then the kill.
+    expect(cg.signal('SIGUSR2')).toBe(1);
+    await waitFor(() => exists(`${out}.saved`), { message: 'state saved after the eviction notice' });
+    expect(readFileSync(`${out}.saved`, 'utf8')).toBe('SIGUSR2 aborted=true');
+    expect(agent.subprocess.exitCode).toBeNull(); // the notice alone does not end it
+    await cg.kill();
+    const result = await agent.subprocess;
+    expect(result.signal).toBe('SIGKILL');
+    await cg.delete();
   });
 });

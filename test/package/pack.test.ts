@@ -22,7 +22,7 @@ const REQUIRED = ['index', 'agent', 'bullmq'].flatMap((entry) => ['js', 'cjs', '
 
 /** Names every consumer must find, beyond matching the source's export list. */
 const MAIN_KEYS = ['AgentHost', 'Agent', 'Cgroup', 'TimeoutPolicy', 'AgentHostError', 'ErrorCode', 'isAgentHostError', 'parseSize', 'parseDuration', 'WorkspacePool', 'collectMetrics'];
-const AGENT_KEYS = ['findAgentCgroup', 'memoryUsage', 'shouldReduceMemoryUsage', 'onPressure', 'onTimeoutSignals', 'AGENT_CGROUP_ENV'];
+const AGENT_KEYS = ['findAgentCgroup', 'memoryUsage', 'shouldReduceMemoryUsage', 'onPressure', 'onTimeoutSignals', 'onEviction', 'AGENT_CGROUP_ENV'];
 
 /**
  * npm's environment from an enclosing `npm run` would point the nested npm at this repository

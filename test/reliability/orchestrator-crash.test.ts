@@ -118,6 +118,7 @@ async function crashAndReattach(round: number): Promise<void> {
   expect(host.workspaces!.leases().size).toBe(0);
   expect(readdirSync(stateDir).filter((f) => f.endsWith('.json'))).toEqual([]);
   await host.dispose();
-  expect(readdirSync(stateDir)).toEqual([]);
+  // The learned peaks (`profiles/`) are meant to outlive the agents.
+  expect(readdirSync(stateDir).filter((name) => name !== 'profiles')).toEqual([]);
   expect(errors).toEqual([]);
 }

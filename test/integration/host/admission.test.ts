@@ -186,7 +186,7 @@ describe('reports', () => {
 
     const statusText = formatStatus(status);
     expect(statusText).toMatch(/^Host memory: \S+ used of \S+ \(\d+\.\d%\), \S+ available, swap /);
-    expect(statusText).toContain('Agents: 2 running, 0 stopping, 1 queued; OOM kills: 0');
+    expect(statusText).toContain('Agents: 2 running, 0 paused, 0 stopping, 1 queued; OOM kills: 0');
     expect(statusText).toContain('Queue: 1 waiting (admission paused: memory 90.0% >= 85%)');
     expect(statusText).toContain(`Cgroup root: ${root.path}`);
     expect(statusText).toMatch(/^AGENT\s+STATE\s+PID\s+UPTIME\s+MEMORY\s+% LIMIT\s+PIDS\s+OOM\s+PRIO$/m);

@@ -23,7 +23,10 @@ const FILL: Omit<BudgetOrchestratorConfig, 'stateDir'> = {
   steps: 16,
   stepBytes: '12M',
   limits: { memoryMax: '400M', memoryHigh: '400M', swapMax: 0, pidsMax: 128 },
-  monitor: { interval: 100, autoKill: true, cooldown: 1000 },
+  // A load that must be relieved: admission by expected peak and pause before kill, which would hold it
+  // under critical, are off (lose-no-work.test.ts has them); the budget's levels and relief are what is judged.
+  monitor: { interval: 100, autoKill: true, cooldown: 1000, pause: false },
+  peaks: false,
   runMs: 30_000,
   // The budget alone: no kernel backstop on the agents' root (placement-backstop.test.ts has it).
   agentsMemoryMax: false,
@@ -47,7 +50,8 @@ async function fill(ctr: Cgroup, pod: boolean): Promise<string> {
   expect(critical?.ratio, JSON.stringify(events)).toBeGreaterThanOrEqual(0.95);
   const relief = events.filter((e) => e.type === 'relief' && e.trigger === 'auto-kill').flatMap((e) => e.kills);
   expect(relief.length).toBeGreaterThan(0);
-  expect(events.filter((e) => e.type === 'exit' && e.reason === 'relief').length).toBe(relief.length);
+  // At critical at once (`relief`); a kill of the same round below critical comes after a notice (`evicted`).
+  expect(events.filter((e) => e.type === 'exit' && (e.reason === 'relief' || e.reason === 'evicted')).length).toBe(relief.length);
   // Nothing was left to the kernel: no OOM kill in the container, none of an agent.
   expect(kernelOomKills(ctr)).toBe(oomBefore);
   expect(events.filter((e) => e.type === 'exit' && e.reason === 'oom')).toEqual([]);

@@ -10,6 +10,7 @@ import { Cgroup } from '../../../src/cgroup/cgroup.js';
 import type { CgroupHierarchy } from '../../../src/cgroup/detect.js';
 import { ErrorCode } from '../../../src/errors.js';
 import { AgentHost, type AgentHostOptions } from '../../../src/host/agent-host.js';
+import type { QueueEvent } from '../../../src/host/events.js';
 import type { HostMemory } from '../../../src/monitor/types.js';
 import { fakeTree } from '../../helpers/fake-tree.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -93,5 +94,65 @@ describe('AgentHost on a fake cgroupfs tree', () => {
     expect((await first.result).reason).toBe('exit');
     await waitFor(() => host.status().queue.running === 0);
     expect(host.status().queue).toMatchObject({ size: 0, running: 0, pending: 0 });
+  });
+});
+
+describe('admission by expected peak, on a fake tree', () => {
+  const G = 1024 ** 3;
+
+  it('holds an agent whose expected peak does not fit (queue event `memory` with the figures), starts it once memory frees', async () => {
+    const { host, events } = await fakeHost({ monitor: { interval: 20, readMemory: () => memory(0.5) } });
+    host.on('error', () => undefined);
+    const held: QueueEvent[] = [];
+    host.on('queue', (e) => e.reason === 'memory' && held.push(e));
+    const first = await host.spawn('first', { command: 'sleep', args: ['0.5'], expectedMemory: '4G' });
+    // 8G used outside the agents + 4G reserved by `first` + 4G expected > 0.85 × 16G.
+    const second = host.spawn('second', { command: 'true', expectedMemory: '4G' });
+    expect(host.get('second')!.state).toBe('queued');
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({ id: 'second', memory: { expected: 4 * G, source: 'option', reserved: 4 * G, baseline: 8 * G } });
+    expect(held[0]!.memory!.limit).toBeCloseTo(0.85 * 16 * G, -3);
+    expect(held[0]!.why).toMatch(/second waits for memory/);
+    expect(events.slice(0, 2)).toEqual(['queue:queued:second', 'queue:memory:second']);
+    await first.result;
+    expect((await (await second).result).reason).toBe('exit');
+  });
+
+  it('learns the peak of an agent that ran to its end, per profile, and a restarted host still knows it', async () => {
+    const { host: shared, dir } = await fakeHost({ monitor: { interval: 20, readMemory: () => memory(0.25) } });
+    shared.on('error', () => undefined);
+    // On a fake tree the agent plays the kernel: it writes its own cgroup's peak.
+    const script = 'echo 1 > "$NOVA_AGENT_CGROUP/memory.current"; echo 5368709120 > "$NOVA_AGENT_CGROUP/memory.peak"';
+    const learner = await shared.spawn('learner', { command: 'sh', args: ['-c', script], profile: 'repo-x:build' });
+    expect(await learner.result).toMatchObject({ reason: 'exit', peakMemory: 5 * G });
+    const stateDir = join(dir, '..', 'state');
+    await shared.dispose();
+
+    // Expected peaks are capped at memoryMax (4G by default).
+    const { host } = await fakeHost({ stateDir, limits: { memoryMax: '8G' }, monitor: { interval: 20, readMemory: () => memory(0.25) } });
+    host.on('error', () => undefined);
+    const held: QueueEvent[] = [];
+    host.on('queue', (e) => e.reason === 'memory' && held.push(e));
+    await host.spawn('big', { command: 'sleep', args: ['0.3'], expectedMemory: '6G' });
+    // 4G outside + 6G reserved: 3.6G left under 0.85 × 16G; the profile's learned 5G does not fit.
+    const next = host.spawn('next', { command: 'true', profile: 'repo-x:build' });
+    expect(held.map((e) => [e.id, e.memory!.expected, e.memory!.source])).toEqual([['next', 5 * G, 'profile']]);
+    expect((await (await next).result).reason).toBe('exit');
+  });
+
+  it('peaks: false admits by the level alone', async () => {
+    const { host } = await fakeHost({ peaks: false, monitor: { interval: 20, readMemory: () => memory(0.5) } });
+    host.on('error', () => undefined);
+    const a = await host.spawn('a', { command: 'sleep', args: ['0.3'], expectedMemory: '8G' });
+    const b = await host.spawn('b', { command: 'true', expectedMemory: '8G' });
+    expect(b.state).not.toBe('queued');
+    await Promise.all([a.result, b.result]);
+  });
+
+  it('rejects a bad expectedMemory or profile before anything is queued', async () => {
+    const { host } = await fakeHost();
+    await expect(host.spawn('x', { command: 'true', expectedMemory: 'max' })).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION });
+    await expect(host.spawn('x', { command: 'true', profile: '' })).rejects.toMatchObject({ code: ErrorCode.INVALID_OPTION });
+    expect(host.get('x')).toBeUndefined();
   });
 });

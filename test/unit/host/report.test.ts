@@ -58,6 +58,7 @@ describe('buildMemoryReport', () => {
     expect(report.agents.map((r) => r.id)).toEqual(['big', 'small', 'free']);
     expect(report.agents[0]).toEqual({
       id: 'big',
+      state: 'running',
       pid: 12,
       current: 80 * M,
       peak: 81 * M,
@@ -154,7 +155,7 @@ describe('tables', () => {
     expect(formatStatus(status)).toBe(
       [
         'Host memory: 12G used of 16G (75.0%), 4.0G available, swap off',
-        'Agents: 1 running, 0 stopping, 1 queued; OOM kills: 1',
+        'Agents: 1 running, 0 paused, 0 stopping, 1 queued; OOM kills: 1',
         'Queue: 1 waiting (admission paused: memory 86.0% >= 85%)',
         'Cgroup root: /sys/fs/cgroup/nova-agents',
         '',
@@ -164,7 +165,7 @@ describe('tables', () => {
       ].join('\n'),
     );
     expect(formatStatus({ ...status, memory: undefined, agents: [], root: undefined, queue: { ...status.queue, paused: false } })).toBe(
-      ['Host memory: unknown', 'Agents: 1 running, 0 stopping, 1 queued; OOM kills: 1', 'Queue: 1 waiting'].join('\n'),
+      ['Host memory: unknown', 'Agents: 1 running, 0 paused, 0 stopping, 1 queued; OOM kills: 1', 'Queue: 1 waiting'].join('\n'),
     );
   });
 

@@ -17,6 +17,8 @@ export interface FakeFigures {
   oomKill?: number;
   /** PSI full avg10 (v2). */
   full?: number;
+  /** cgroup.events `populated` (v2): 1 while processes are left. */
+  populated?: number;
 }
 
 export interface FakeCgroups {
@@ -44,7 +46,7 @@ export function fakeCgroups(version: 1 | 2): FakeCgroups {
     tree,
     version,
     set(name, update) {
-      const f = { current: 0, inactiveFile: 0, high: 0, oomKill: 0, full: 0, ...figures.get(name), ...update };
+      const f = { current: 0, inactiveFile: 0, high: 0, oomKill: 0, full: 0, populated: 0, ...figures.get(name), ...update };
       figures.set(name, f);
       if (version === 2) {
         tree.add({
@@ -52,6 +54,7 @@ export function fakeCgroups(version: 1 | 2): FakeCgroups {
           [`cg/${name}/memory.events`]: `low 0\nhigh ${f.high}\nmax 0\noom ${f.oomKill}\noom_kill ${f.oomKill}\noom_group_kill 0\n`,
           [`cg/${name}/memory.pressure`]: `some avg10=${f.full.toFixed(2)} avg60=0.00 avg300=0.00 total=1\nfull avg10=${f.full.toFixed(2)} avg60=0.00 avg300=0.00 total=1\n`,
           [`cg/${name}/memory.stat`]: `anon ${f.current - f.inactiveFile}\nfile ${f.inactiveFile}\ninactive_file ${f.inactiveFile}\n`,
+          [`cg/${name}/cgroup.events`]: `populated ${f.populated}\nfrozen 0\n`,
         });
       } else {
         tree.add({
@@ -77,6 +80,27 @@ export interface KillCall {
 
 /** A MonitorHost over a Map; a kill removes the agent and runs `onKill` (to lower "used"). */
 export class FakeHost implements MonitorHost {
+  /** pause()/resume() calls, in order: `pause:id` / `resume:id`. */
+  readonly pauses: string[] = [];
+  pause?: MonitorHost['pause'];
+  resume?: MonitorHost['resume'];
+
+  /** Lets the monitor freeze and thaw agents: `pausedAt` set and cleared as a host would. */
+  withPause(): this {
+    this.pause = async (id, info) => {
+      this.pauses.push(`pause:${id}`);
+      const agent = this.map.get(id);
+      if (agent) this.map.set(id, { ...agent, pausedAt: Date.now() });
+      void info;
+    };
+    this.resume = async (id) => {
+      this.pauses.push(`resume:${id}`);
+      const agent = this.map.get(id);
+      if (agent) this.map.set(id, { ...agent, pausedAt: undefined });
+    };
+    return this;
+  }
+
   readonly map = new Map<string, MonitoredAgent>();
   readonly kills: KillCall[] = [];
   /** Ids whose kill rejects. */

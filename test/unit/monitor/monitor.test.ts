@@ -14,7 +14,7 @@ const M = 1024 * 1024;
 type Recorded = { [K in keyof MonitorEvents]: Parameters<MonitorEvents[K]>[0][] };
 
 function record(monitor: MemoryMonitor): Recorded {
-  const events: Recorded = { pressure: [], relief: [], kill: [], sample: [], error: [] };
+  const events: Recorded = { pressure: [], relief: [], kill: [], sample: [], error: [], pause: [], resume: [] };
   for (const name of Object.keys(events) as (keyof Recorded)[]) {
     (monitor.on as (event: string, listener: (value: unknown) => void) => unknown)(name, (event) => {
       (events[name] as unknown[]).push(event);
@@ -75,6 +75,7 @@ describe('host levels', () => {
 
   it('uses configured thresholds and hysteresis', async () => {
     const monitor = monitorOf({ thresholds: { high: 0.6, critical: 0.7 }, hysteresis: 0.1 });
+    expect(monitor.thresholds).toEqual({ high: 0.6, critical: 0.7, hysteresis: 0.1 });
     for (const [used, level] of [
       [0.65, 'high'],
       [0.55, 'high'],
@@ -267,102 +268,143 @@ describe('throttling and livelock (v2)', () => {
   });
 });
 
+const G = 1024 * M;
+
 describe('relieve()', () => {
-  /** Five agents; killing one frees `freed[id]` of host memory. */
-  function fleet(version: 1 | 2 = 2): Record<string, number> {
+  /** Five agents on a 100 GiB host; killing one frees its working set (1 GiB is 0.01). */
+  function fleet(version: 1 | 2 = 2): FakeCgroups {
     const cgroups = fakeCgroups(version);
-    agent(cgroups, 'low-small', 0, 100 * M);
-    agent(cgroups, 'low-big', 0, 900 * M);
-    agent(cgroups, 'high', 10, 2000 * M);
-    agent(cgroups, 'guarded', -10, 5000 * M, { protected: true });
-    agent(cgroups, 'preferred', 20, 10 * M, { preferred: true });
+    agent(cgroups, 'low-small', 0, G);
+    agent(cgroups, 'low-big', 0, 9 * G);
+    agent(cgroups, 'high', 10, 20 * G);
+    agent(cgroups, 'guarded', -10, 50 * G, { protected: true });
+    agent(cgroups, 'preferred', 20, G, { preferred: true });
     const freed: Record<string, number> = { preferred: 0.01, 'low-big': 0.09, 'low-small': 0.01, high: 0.2, guarded: 0.5 };
     host.onKill = (id) => {
       memory.usedRatio -= freed[id]!;
     };
-    return freed;
+    return cgroups;
   }
 
-  it.each([2, 1] as const)('kills in policy order, re-reading memory before each kill, and stops at the target (v%i)', async (version) => {
+  it.each([2, 1] as const)('kills the fewest victims whose working sets cover the deficit, then measures again (v%i)', async (version) => {
     fleet(version);
     memory.usedRatio = 0.97;
-    const monitor = monitorOf({ cooldown: 0 });
+    const monitor = monitorOf();
     const events = record(monitor);
     const report = await monitor.relieve({ targetPercent: 80 });
-    // 0.97 → preferred 0.96 → low-big 0.87 → low-small 0.86 → high 0.66 < 0.80
-    expect(host.kills.map((k) => k.id)).toEqual(['preferred', 'low-big', 'low-small', 'high']);
+    // 17 GiB over the target: in policy order preferred, low-big, low-small, high cover it; high alone does.
+    expect(host.kills.map((k) => k.id)).toEqual(['high']);
     expect(report).toMatchObject({ trigger: 'relieve', dryRun: false, target: 0.8, outcome: 'target-reached', failures: [] });
-    expect(report.kills.map((k) => [k.id, Number(k.memory.usedRatio.toFixed(2))])).toEqual([
-      ['preferred', 0.97],
-      ['low-big', 0.96],
-      ['low-small', 0.87],
-      ['high', 0.86],
-    ]);
+    expect(report.kills[0]).toMatchObject({ reason: 'relief', trigger: 'relieve', priority: 10, workingSet: 20 * G, current: 20 * G + 5 * M, target: 0.8 });
     expect(report.before.usedRatio).toBeCloseTo(0.97);
-    expect(report.after.usedRatio).toBeCloseTo(0.66);
-    expect(report.kills[1]).toMatchObject({ reason: 'relief', trigger: 'relieve', priority: 0, workingSet: 900 * M, current: 905 * M, target: 0.8 });
-    expect(events.kill.map((k) => k.id)).toEqual(['preferred', 'low-big', 'low-small', 'high']);
+    expect(report.after.usedRatio).toBeCloseTo(0.77);
+    expect(events.kill.map((k) => k.id)).toEqual(['high']);
     expect(events.relief).toEqual([report]);
-    // One reading at the start, one before each later kill, one to see the target reached.
-    expect(memory.reads).toBe(5);
+    // One reading at the start, one once the victim's memory was back.
+    expect(memory.reads).toBe(2);
   });
 
-  it('stops as soon as the target is reached and kills nothing when already below it', async () => {
+  it('plans again when the kills freed less than their working sets, and stops at the target', async () => {
     fleet();
     memory.usedRatio = 0.97;
-    const monitor = monitorOf({ cooldown: 0, reliefTarget: 0.9 });
-    expect((await monitor.relieve()).kills.map((k) => k.id)).toEqual(['preferred', 'low-big']);
-    const again = await monitor.relieve();
-    expect(again).toMatchObject({ outcome: 'target-reached', kills: [] });
-    expect(host.kills).toHaveLength(2);
+    host.onKill = (id) => {
+      memory.usedRatio -= id === 'low-big' ? 0.04 : id === 'high' ? 0.2 : 0.01;
+    };
+    const monitor = monitorOf({ reliefTarget: 0.9 });
+    const report = await monitor.relieve();
+    // 7 GiB over: low-big (9) planned; it frees 4; 3 GiB over: preferred + low-small do not cover it, high does.
+    expect(report.kills.map((k) => k.id)).toEqual(['low-big', 'high']);
+    expect(report.outcome).toBe('target-reached');
+    expect(await monitor.relieve()).toMatchObject({ outcome: 'target-reached', kills: [] });
   });
 
-  it('waits the cooldown after every kill', async () => {
+  it("waits until the victim's cgroup is empty before measuring again", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const cgroups = fleet();
+    cgroups.set('high', { populated: 1 });
+    host.onKill = () => {}; // memory comes back only when the processes are gone
+    memory.usedRatio = 0.97;
+    const monitor = monitorOf();
+    const done = monitor.relieve({ targetPercent: 80 });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(host.kills.map((k) => k.id)).toEqual(['high']);
+    expect(memory.reads).toBe(1);
+    cgroups.set('high', { populated: 0 });
+    memory.usedRatio = 0.77;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await done).toMatchObject({ outcome: 'target-reached', kills: [{ id: 'high' }] });
+    expect(memory.reads).toBe(2);
+  });
+
+  it('gives up waiting for a release after releaseTimeout (plus the grace of a notice)', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const cgroups = fleet();
+    cgroups.set('high', { populated: 1 });
+    memory.usedRatio = 0.97;
+    const monitor = monitorOf({ releaseTimeout: '3s', eviction: false });
+    const done = monitor.relieve({ targetPercent: 80, maxKills: 1 });
+    await vi.advanceTimersByTimeAsync(2900);
+    expect(memory.reads).toBe(1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await done).toMatchObject({ outcome: 'target-reached' });
+    expect(memory.reads).toBe(2);
+  });
+
+  it('announces a kill below critical (notice signal, grace from the growth rate) and kills at once at critical', async () => {
+    fleet();
+    memory.usedRatio = 0.9;
+    const monitor = monitorOf();
+    await monitor.relieve({ targetPercent: 85 });
+    // Not rising (no ticks yet): the longest grace.
+    expect(host.kills[0]!.info).toMatchObject({ id: 'low-big', eviction: { signal: 'SIGUSR2', graceMs: 30_000 } });
+    memory.usedRatio = 0.96;
+    await monitor.relieve({ targetPercent: 95 });
+    expect(host.kills[1]!.info.eviction).toBeUndefined();
+    const quiet = monitorOf({ eviction: { signal: false } });
+    memory.usedRatio = 0.9;
+    await quiet.relieve({ targetPercent: 85 });
+    expect(host.kills[2]!.info.eviction).toBeUndefined();
+    const custom = monitorOf({ eviction: { signal: 'SIGHUP', maxGrace: '5s' } });
+    memory.usedRatio = 0.9;
+    await custom.relieve({ targetPercent: 89 });
+    expect(host.kills[3]!.info.eviction).toEqual({ signal: 'SIGHUP', graceMs: 5000 });
+  });
+
+  it('waits an explicit cooldown after the release', async () => {
     vi.useFakeTimers({ now: 0 });
     fleet();
     memory.usedRatio = 0.97;
-    const monitor = monitorOf({ cooldown: '2s' });
-    const done = monitor.relieve({ targetPercent: 80 });
+    host.onKill = () => {};
+    const monitor = monitorOf();
+    const done = monitor.relieve({ targetPercent: 80, cooldown: '2s', maxKills: 2 });
     await vi.advanceTimersByTimeAsync(0);
-    expect(host.kills.map((k) => k.id)).toEqual(['preferred']);
+    expect(host.kills.map((k) => k.id)).toEqual(['high']);
     await vi.advanceTimersByTimeAsync(1999);
     expect(host.kills).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
     expect(host.kills).toHaveLength(2);
-    await vi.advanceTimersByTimeAsync(10_000);
-    const report = await done;
-    expect(host.kills.map((k) => k.at)).toEqual([0, 2000, 4000, 6000]);
-    expect(report.outcome).toBe('target-reached');
-    // A per-call cooldown overrides the monitor's.
-    memory.usedRatio = 0.99;
-    host.add({ id: 'late', priority: 0, cgroup: fakeCgroups(2).set('late', { current: M }) });
-    host.onKill = () => {};
-    const second = monitor.relieve({ cooldown: 50, maxKills: 1 });
-    await vi.advanceTimersByTimeAsync(50);
-    expect(await second).toMatchObject({ outcome: 'max-kills', kills: [{ id: 'late' }] });
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await done).toMatchObject({ outcome: 'max-kills' });
   });
 
-  it('dry run kills nothing and reports, in order, what it would kill', async () => {
+  it('dry run kills nothing and reports the plan', async () => {
     fleet();
     memory.usedRatio = 0.97;
-    // Estimated from working sets: on a 100 GiB host, 2000 MiB is about 2 %.
     const monitor = monitorOf();
     const events = record(monitor);
     const report = await monitor.relieve({ dryRun: true, targetPercent: 95 });
     expect(host.kills).toEqual([]);
     expect(events.kill).toEqual([]);
     expect(report).toMatchObject({ dryRun: true, outcome: 'target-reached' });
-    expect(report.kills.map((k) => k.id)).toEqual(['preferred', 'low-big', 'low-small', 'high']);
-    const total = FakeMemory.TOTAL;
-    const expected = [10, 900, 100, 2000].reduce<number[]>((acc, mb) => [...acc, (acc.at(-1) ?? 0.97 * total) - mb * M], []).map((u) => u / total);
-    report.kills.forEach((k, i) => expect(k.estimatedRatio).toBeCloseTo(expected[i]!, 6));
+    expect(report.kills.map((k) => k.id)).toEqual(['low-big']);
+    expect(report.kills[0]!.estimatedRatio).toBeCloseTo(0.97 - 9 / 100, 6);
+    expect(report.kills[0]!.eviction).toBeUndefined();
     expect(report.after).toBe(report.before);
     expect(events.relief).toEqual([report]);
     // Not enough to reach the target: every candidate listed, protected still not.
     const all = await monitor.relieve({ dryRun: true, targetPercent: 10 });
     expect(all.outcome).toBe('no-candidates');
-    expect(all.kills.map((k) => k.id)).not.toContain('guarded');
-    expect(all.kills).toHaveLength(4);
+    expect(all.kills.map((k) => k.id)).toEqual(['preferred', 'low-big', 'low-small', 'high']);
     expect((await monitor.relieve({ dryRun: true, targetPercent: 10, maxKills: 2 })).outcome).toBe('max-kills');
   });
 
@@ -370,7 +412,7 @@ describe('relieve()', () => {
     fleet();
     memory.usedRatio = 0.99;
     host.onKill = () => {};
-    const monitor = monitorOf({ cooldown: 0 });
+    const monitor = monitorOf();
     const report = await monitor.relieve({ targetPercent: 50 });
     expect(report.outcome).toBe('no-candidates');
     expect(host.kills.map((k) => k.id)).toEqual(['preferred', 'low-big', 'low-small', 'high']);
@@ -388,40 +430,41 @@ describe('relieve()', () => {
       ...candidates.filter((c) => c.id === 'low-small'),
       ...candidates.filter((c) => c.id === 'high'),
     ]);
-    const monitor = monitorOf({ cooldown: 0, victimPolicy: policy });
+    const monitor = monitorOf({ victimPolicy: policy });
     const report = await monitor.relieve({ targetPercent: 50 });
     expect(host.kills.map((k) => k.id)).toEqual(['high', 'low-small']);
     expect(report.outcome).toBe('no-candidates');
     expect(policy.mock.calls[0]![0].map((c) => c.id).sort()).toEqual(['high', 'low-big', 'low-small', 'preferred']);
   });
 
-  it('records a failed kill, skips that agent and goes on', async () => {
+  it('records a failed kill, skips that agent and plans again', async () => {
     fleet();
     memory.usedRatio = 0.97;
-    host.failing.add('preferred');
-    const monitor = monitorOf({ cooldown: 0 });
+    host.failing.add('low-big');
+    const monitor = monitorOf();
     const report = await monitor.relieve({ targetPercent: 90 });
-    expect(report.failures.map((f) => [f.id, f.error.message])).toEqual([['preferred', 'cannot kill preferred']]);
-    expect(report.kills.map((k) => k.id)).toEqual(['low-big']);
+    expect(report.failures.map((f) => [f.id, f.error.message])).toEqual([['low-big', 'cannot kill low-big']]);
+    expect(report.kills.map((k) => k.id)).toEqual(['high']);
     expect(report.outcome).toBe('target-reached');
   });
 
-  it('runs rounds one at a time; stop() ends a round in its cooldown', async () => {
+  it('runs rounds one at a time; stop() ends a round in its wait', async () => {
     vi.useFakeTimers({ now: 0 });
     fleet();
     memory.usedRatio = 0.97;
-    const monitor = monitorOf({ cooldown: '10s' });
-    const first = monitor.relieve({ targetPercent: 80 });
+    const monitor = monitorOf();
+    const first = monitor.relieve({ targetPercent: 80, cooldown: '10s' });
     const second = monitor.relieve({ targetPercent: 80 });
     await vi.advanceTimersByTimeAsync(0);
     expect(host.kills).toHaveLength(1);
     expect(vi.getTimerCount()).toBe(1);
     monitor.stop();
     expect(vi.getTimerCount()).toBe(0);
-    expect(await first).toMatchObject({ outcome: 'stopped', kills: [{ id: 'preferred' }] });
+    expect(await first).toMatchObject({ outcome: 'stopped', kills: [{ id: 'high' }] });
     expect(await second).toMatchObject({ outcome: 'stopped', kills: [] });
     // A round asked for after stop() runs normally.
-    const third = monitor.relieve({ targetPercent: 96, cooldown: 0 });
+    memory.usedRatio = 0.97;
+    const third = monitor.relieve({ targetPercent: 95 });
     expect(await third).toMatchObject({ outcome: 'target-reached', kills: [{ id: 'low-big' }] });
   });
 
@@ -432,28 +475,59 @@ describe('relieve()', () => {
 });
 
 describe('auto-kill', () => {
-  it('starts a relief round at critical and kills down to reliefTarget', async () => {
+  /** Ticks at these used ratios, one second apart (the trend needs time between readings). */
+  async function ticks(monitor: MemoryMonitor, ...ratios: number[]): Promise<void> {
+    for (const ratio of ratios) {
+      memory.usedRatio = ratio;
+      await monitor.tick();
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+  }
+
+  it('at critical, kills the fewest agents that bring memory under the alarm (growth included), then stops', async () => {
+    vi.useFakeTimers({ now: 0 });
     const cgroups = fakeCgroups(2);
-    agent(cgroups, 'a', 0, 100 * M);
-    agent(cgroups, 'b', 1, 100 * M);
-    agent(cgroups, 'c', 2, 100 * M);
+    agent(cgroups, 'a', 0, 4 * G);
+    agent(cgroups, 'b', 1, 4 * G);
+    agent(cgroups, 'c', 2, 4 * G);
     host.onKill = () => {
-      memory.usedRatio -= 0.1;
+      memory.usedRatio -= 0.04;
     };
-    const monitor = monitorOf({ autoKill: true, cooldown: 0, reliefTarget: 0.8 });
+    const monitor = monitorOf({ autoKill: true, cooldown: '2s' });
     const events = record(monitor);
-    memory.usedRatio = 0.9;
-    await monitor.tick();
-    expect(monitor.level).toBe('high');
+    await ticks(monitor, 0.92, 0.94);
     expect(host.kills).toEqual([]);
-    memory.usedRatio = 0.96;
-    await monitor.tick();
-    await vi.waitFor(() => expect(events.relief).toHaveLength(1));
-    expect(events.relief[0]).toMatchObject({ trigger: 'auto-kill', outcome: 'target-reached', target: 0.8 });
-    expect(host.kills.map((k) => [k.id, k.info.trigger])).toEqual([
-      ['a', 'auto-kill'],
-      ['b', 'auto-kill'],
+    await ticks(monitor, 0.96);
+    await vi.advanceTimersByTimeAsync(20_000);
+    // 3 GiB over the clear mark (0.93) and 2 GiB/s for the 2 s horizon: 7 GiB, a and b.
+    expect(host.kills.map((k) => [k.id, k.info.trigger, k.info.eviction])).toEqual([
+      ['a', 'auto-kill', undefined],
+      ['b', 'auto-kill', undefined],
     ]);
+    expect(events.relief[0]).toMatchObject({ trigger: 'auto-kill', outcome: 'alarm-cleared' });
+    expect(host.map.has('c')).toBe(true);
+  });
+
+  it("keeps the previous release's round with autoKillMode 'to-target': one kill per cooldown, down to reliefTarget", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const cgroups = fakeCgroups(2);
+    for (const [id, priority] of [['a', 0], ['b', 1], ['c', 2], ['d', 3]] as const) agent(cgroups, id, priority, 100 * M);
+    host.onKill = () => {
+      memory.usedRatio -= 0.05;
+    };
+    const monitor = monitorOf({ autoKill: true, autoKillMode: 'to-target', cooldown: '2s', reliefTarget: 0.8, interval: 100_000 });
+    const events = record(monitor);
+    memory.usedRatio = 0.97;
+    await monitor.tick();
+    await vi.advanceTimersByTimeAsync(10_000);
+    // 0.97 → 0.92 → 0.87 → 0.82 → 0.77 < 0.8: four kills, 2 s apart, each at once.
+    expect(host.kills.map((k) => [k.id, k.at, k.info.eviction])).toEqual([
+      ['a', 0, undefined],
+      ['b', 2000, undefined],
+      ['c', 4000, undefined],
+      ['d', 6000, undefined],
+    ]);
+    expect(events.relief[0]).toMatchObject({ trigger: 'auto-kill', outcome: 'target-reached', target: 0.8 });
   });
 
   it('does not repeat a round that found nothing to kill until the level leaves critical', async () => {
@@ -484,6 +558,76 @@ describe('auto-kill', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(monitor.level).toBe('critical');
     expect(host.kills).toEqual([]);
+  });
+});
+
+describe('pause before kill', () => {
+  async function ticks(monitor: MemoryMonitor, cgroups: FakeCgroups, steps: Array<[number, Record<string, number>]>): Promise<void> {
+    for (const [ratio, currents] of steps) {
+      memory.usedRatio = ratio;
+      for (const [id, current] of Object.entries(currents)) cgroups.set(id, { current });
+      await monitor.tick();
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+  }
+
+  it('freezes the newest growing agent above high while memory rises, thaws it under the resume mark', async () => {
+    vi.useFakeTimers({ now: 0 });
+    host.withPause();
+    const cgroups = fakeCgroups(2);
+    host.add({ id: 'old', priority: 0, startedAt: 1, cgroup: cgroups.set('old', { current: G }) });
+    host.add({ id: 'new', priority: 0, startedAt: 2, cgroup: cgroups.set('new', { current: G }) });
+    const monitor = monitorOf({ interval: 100_000 });
+    const events = record(monitor);
+    await ticks(monitor, cgroups, [
+      [0.8, { old: G, new: G }],
+      [0.83, { old: G + 50 * M, new: G + 50 * M }],
+      [0.86, { old: G + 100 * M, new: G + 100 * M }],
+    ]);
+    expect(host.pauses).toEqual(['pause:new']);
+    expect(events.pause).toMatchObject([{ id: 'new', action: 'pause', growth: expect.any(Number) }]);
+    expect(events.pause[0]!.growth).toBeCloseTo(50 * M, -3);
+    // Still above high and rising: `old` is the last one running, it is never frozen.
+    await ticks(monitor, cgroups, [[0.88, { old: G + 150 * M }]]);
+    expect(host.pauses).toEqual(['pause:new']);
+    // Falls between the resume mark (0.80) and high: stays frozen (hysteresis).
+    await ticks(monitor, cgroups, [[0.82, {}], [0.81, {}]]);
+    expect(host.pauses).toEqual(['pause:new']);
+    // Under the resume mark and not rising: thawed.
+    await ticks(monitor, cgroups, [[0.79, {}], [0.78, {}]]);
+    expect(host.pauses).toEqual(['pause:new', 'resume:new']);
+    expect(events.resume).toMatchObject([{ id: 'new', action: 'resume' }]);
+    expect(host.map.get('new')!.pausedAt).toBeUndefined();
+  });
+
+  it('evicts a frozen agent that held its memory past holdLimit, with a notice', async () => {
+    vi.useFakeTimers({ now: 0 });
+    host.withPause();
+    const cgroups = fakeCgroups(2);
+    host.add({ id: 'runner', priority: 0, cgroup: cgroups.set('runner', { current: G }) });
+    host.add({ id: 'frozen', priority: 0, pausedAt: 0, cgroup: cgroups.set('frozen', { current: 4 * G }) });
+    const monitor = monitorOf({ interval: 100_000, pause: { holdLimit: '5s' } });
+    await ticks(monitor, cgroups, [[0.84, {}], [0.84, {}], [0.84, {}]]);
+    expect(host.kills).toEqual([]);
+    await ticks(monitor, cgroups, [[0.84, {}], [0.84, {}], [0.84, {}]]);
+    expect(host.kills.map((k) => [k.id, k.info.trigger, k.info.eviction?.signal])).toEqual([['frozen', 'hold-limit', 'SIGUSR2']]);
+  });
+
+  it('does nothing without a host that can freeze, or with pause: false', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const cgroups = fakeCgroups(2);
+    for (const id of ['a', 'b']) host.add({ id, priority: 0, cgroup: cgroups.set(id, { current: G }) });
+    const steps: Array<[number, Record<string, number>]> = [
+      [0.86, { a: G, b: G }],
+      [0.88, { a: 2 * G, b: 2 * G }],
+      [0.9, { a: 3 * G, b: 3 * G }],
+    ];
+    const plain = monitorOf({ interval: 100_000 });
+    await ticks(plain, cgroups, steps);
+    host.withPause();
+    const off = monitorOf({ interval: 100_000, pause: false });
+    await ticks(off, cgroups, steps);
+    expect(host.pauses).toEqual([]);
   });
 });
 
@@ -527,7 +671,7 @@ describe('start() and stop()', () => {
     agent(cgroups, 'a', 0, M);
     agent(cgroups, 'b', 0, M);
     memory.usedRatio = 0.99;
-    const monitor = monitorOf({ autoKill: true, interval: 500, cooldown: '5s' });
+    const monitor = monitorOf({ autoKill: true, autoKillMode: 'to-target', interval: 500, cooldown: '5s' });
     monitor.start();
     await vi.advanceTimersByTimeAsync(1200);
     expect(host.kills).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultVictimPolicy } from '../../../src/monitor/victims.js';
+import { defaultVictimPolicy, fewestVictims } from '../../../src/monitor/victims.js';
 import type { MonitoredAgent, VictimCandidate } from '../../../src/monitor/types.js';
 
 const M = 1024 * 1024;
@@ -24,5 +24,19 @@ describe('defaultVictimPolicy', () => {
   it('breaks complete ties by id, so the order is stable', () => {
     const ordered = defaultVictimPolicy([candidate('b', 0, M), candidate('a', 0, M), candidate('c', 0, M)]);
     expect(ordered.map((c) => c.id)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('fewestVictims', () => {
+  const c = (id: string, workingSet: number) => ({ id, workingSet });
+  it('takes the shortest prefix covering the deficit, then drops members the others cover without', () => {
+    const ordered = [c('pref', 10), c('a', 900), c('b', 100), c('c', 2000)];
+    expect(fewestVictims(ordered, 0).map((v) => v.id)).toEqual([]);
+    expect(fewestVictims(ordered, -5).map((v) => v.id)).toEqual([]);
+    expect(fewestVictims(ordered, 5).map((v) => v.id)).toEqual(['pref']);
+    expect(fewestVictims(ordered, 800).map((v) => v.id)).toEqual(['a']);
+    expect(fewestVictims(ordered, 905).map((v) => v.id)).toEqual(['pref', 'a']);
+    expect(fewestVictims(ordered, 1500).map((v) => v.id)).toEqual(['c']);
+    expect(fewestVictims(ordered, 10_000).map((v) => v.id)).toEqual(['pref', 'a', 'b', 'c']);
   });
 });
