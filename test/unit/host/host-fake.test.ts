@@ -123,7 +123,8 @@ describe('admission by expected peak, on a fake tree', () => {
     shared.on('error', () => undefined);
     // On a fake tree the agent plays the kernel: it writes its own cgroup's peak.
     const script = 'echo 1 > "$NOVA_AGENT_CGROUP/memory.current"; echo 5368709120 > "$NOVA_AGENT_CGROUP/memory.peak"';
-    const learner = await shared.spawn('learner', { command: 'sh', args: ['-c', script], profile: 'repo-x:build' });
+    // As root: the fake tree's files are root's (a real cgroup's are the kernel's, never the agent's to write).
+    const learner = await shared.spawn('learner', { command: 'sh', args: ['-c', script], profile: 'repo-x:build', user: 'root' });
     expect(await learner.result).toMatchObject({ reason: 'exit', peakMemory: 5 * G });
     const stateDir = join(dir, '..', 'state');
     await shared.dispose();
