@@ -12,20 +12,8 @@ import { decideForTrackers } from './pause-step.js';
 import { runRelief, untilEmpty, within, type ReliefSteps } from './relief.js';
 import { AgentTracker, type DetectorSettings } from './tracker.js';
 import { Trend } from './trend.js';
-import type {
-  AgentSample,
-  HostMemory,
-  MemoryLevel,
-  MemoryMonitorOptions,
-  MonitoredAgent,
-  MonitorEvents,
-  MonitorHost,
-  PauseInfo,
-  ReliefKill,
-  ReliefReport,
-  RelieveOptions,
-  VictimCandidate,
-} from './types.js';
+import type { AgentSample, HostMemory, MemoryLevel, MemoryMonitorOptions, MonitoredAgent, MonitorEvents, MonitorHost } from './types.js';
+import type { PauseInfo, ReliefKill, ReliefReport, RelieveOptions, VictimCandidate } from './types.js';
 
 const NO_SAMPLES: readonly AgentSample[] = Object.freeze([]);
 
