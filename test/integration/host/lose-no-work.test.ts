@@ -6,7 +6,7 @@
  * learned peaks survive a host restart. Host "used" memory is driven by `readMemory` from the
  * agents' real usage, never by filling RAM.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +40,8 @@ const GROWER = 'const held = []; const t = setInterval(() => { held.push(Buffer.
 let scripts: string;
 beforeAll(() => {
   scripts = mkdtempSync(join(tmpdir(), 'nova-lose-no-work-'));
+  // Agents of a root host run as users of their own: they read their scripts and write their marks here.
+  chmodSync(scripts, 0o1777);
   writeAgentModule(scripts);
   writeFileSync(join(scripts, 'eviction.mjs'), EVICTION_AGENT);
 });
