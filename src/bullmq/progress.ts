@@ -11,26 +11,19 @@ export function reportProgress(job: Pick<Job, 'updateProgress'>, agent: Agent, n
     // Progress is advisory: a lost connection must not fail the agent.
     job.updateProgress(value as unknown as object).catch(() => undefined);
   };
-  const onPressure = (event: AgentPressureEvent): void => progress('pressure', { ...event });
   // Frozen by the host under memory pressure (and thawed): the job is alive, only waiting.
-  const onPause = (event: PauseInfo): void => progress('paused', { ...event });
-  const onResume = (event: PauseInfo): void => progress('resumed', { ...event });
-  const onSoft = (event: { elapsedMs: number }): void => progress('soft-timeout', { elapsedMs: event.elapsedMs });
-  const onOom = (event: { count: number; total: number; scope: string }): void => progress('oom', { count: event.count, total: event.total, scope: event.scope });
-  const onKill = (event: { reason: string; force: boolean }): void => progress('killing', { reason: event.reason, force: event.force });
-  agent.on('pressure', onPressure);
-  agent.on('pause', onPause);
-  agent.on('resume', onResume);
-  agent.on('soft-timeout', onSoft);
-  agent.on('oom', onOom);
-  agent.on('kill', onKill);
+  const listeners = {
+    pressure: (event: AgentPressureEvent) => progress('pressure', { ...event }),
+    pause: (event: PauseInfo) => progress('paused', { ...event }),
+    resume: (event: PauseInfo) => progress('resumed', { ...event }),
+    'soft-timeout': (event: { elapsedMs: number }) => progress('soft-timeout', { elapsedMs: event.elapsedMs }),
+    oom: (event: { count: number; total: number; scope: string }) => progress('oom', { count: event.count, total: event.total, scope: event.scope }),
+    kill: (event: { reason: string; force: boolean }) => progress('killing', { reason: event.reason, force: event.force }),
+  };
+  const events = Object.keys(listeners) as Array<keyof typeof listeners>;
+  for (const event of events) agent.on(event, listeners[event] as never);
   progress('started');
   return () => {
-    agent.off('pressure', onPressure);
-    agent.off('pause', onPause);
-    agent.off('resume', onResume);
-    agent.off('soft-timeout', onSoft);
-    agent.off('oom', onOom);
-    agent.off('kill', onKill);
+    for (const event of events) agent.off(event, listeners[event] as never);
   };
 }

@@ -5,7 +5,7 @@
  *
  * The figure comes from, in order: the spawn option `expectedMemory`; what this host learned
  * from earlier agents of the same `profile`; what it learned from all its agents; the agent's
- * own `memoryHigh` (the seed's sizing: 300 agents × 3G fits 85 % of 1.5 TB). Learned peaks are
+ * own `memoryHigh` (the capacity plan's sizing: 300 agents × 3G fits 85 % of 1.5 TB). Learned peaks are
  * kept in one small JSON file in the state directory, so a restarted orchestrator still knows them.
  */
 import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';

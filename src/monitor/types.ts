@@ -25,7 +25,7 @@ export interface HostMemory {
   used: number;
   /** used / total, 0…1: the figure the thresholds apply to. */
   usedRatio: number;
-  /** SwapTotal and SwapFree, bytes (the seed wants no swap); read from meminfo, optional for `readMemory`. */
+  /** SwapTotal and SwapFree, bytes (swap should be off: a swapping host of agents slows to a halt); read from meminfo, optional for `readMemory`. */
   swapTotal?: number;
   swapFree?: number;
   /** Memory PSI: the budget cgroup's on v2, else the host's; absent where the kernel has none (psi=0, before 4.20). */
@@ -236,7 +236,7 @@ export interface MemoryMonitorOptions extends BudgetOptions {
   thresholds?: { high?: number; critical?: number };
   /** A level is left only this far (fraction) below its threshold, so it does not flap. Default `0.02`. */
   hysteresis?: number;
-  /** Kill agents by policy while `critical` (the seed's `watch-memory.sh --auto-kill`). Default `false`. */
+  /** Kill agents by policy while `critical`. Default `false`. */
   autoKill?: boolean;
   /**
    * How an automatic round ends. `until-clear` (default): the fewest victims, each one's memory

@@ -6,7 +6,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseIdMap, parseStatusUids } from '../cgroup/parse.js';
+import { parseIdMap, parseStatusUids } from './ids.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
 import { LeaseDir, type LeaseRecord } from '../host/leases.js';
 import { readUserDatabase, type UserDatabaseFiles } from './passwd.js';
@@ -15,7 +15,7 @@ import { readUserDatabase, type UserDatabaseFiles } from './passwd.js';
 export interface DynamicUsersOptions {
   /** First uid of the range. Default 200000 (far above the accounts of a normal system, as systemd's 61184…65519 is above its). */
   first?: number;
-  /** Number of uids in the range: the most agents with dynamic users at once. Default 500 (the seed's slot count). */
+  /** Number of uids in the range: the most agents with dynamic users at once. Default 500, as many as the workspace slots. */
   count?: number;
   /**
    * Where the uid leases live. Default `/run/nova-agent-host/users`: machine-wide, so every host

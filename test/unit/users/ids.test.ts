@@ -1,6 +1,6 @@
 /** The /proc readers of agent users: a process's uids (`status`) and a user namespace's id map. */
 import { describe, expect, it } from 'vitest';
-import { parseIdMap, parseStatusUids } from '../../../src/cgroup/parse.js';
+import { parseIdMap, parseStatusUids } from '../../../src/users/ids.js';
 
 describe('parseStatusUids', () => {
   it('reads real, effective, saved and filesystem uids; none without a Uid line', () => {
