@@ -10,6 +10,7 @@ import { AgentHostError, ErrorCode } from '../errors.js';
 import type { AgentHost } from '../host/agent-host.js';
 import type { AgentState, ExitReason, KillReason } from '../host/agent.js';
 import type { AgentHostEvents } from '../host/agent-host.js';
+import type { OomScope } from '../host/oom-scope.js';
 import type { HostStatus } from '../host/report.js';
 
 /**
@@ -61,11 +62,13 @@ export const PRESSURE_LEVELS: Readonly<{
 }> = Object.freeze({ normal: 0, high: 1, critical: 2 });
 
 /** Without a MemoryMonitor, the level is derived from host memory with the default thresholds (85 % high, 95 % critical). */
-const SEED_THRESHOLDS = { high: 0.85, critical: 0.95 } as const;
+const DEFAULT_THRESHOLDS = { high: 0.85, critical: 0.95 } as const;
 
 const AGENT_STATES = ['queued', 'starting', 'running', 'paused', 'stopping', 'exited'] as const satisfies readonly AgentState[];
-const KILL_REASONS = ['killed', 'timeout', 'relief'] as const satisfies readonly KillReason[];
-const EXIT_REASONS = ['exit', 'oom', 'killed', 'timeout', 'relief', 'error'] as const satisfies readonly ExitReason[];
+const KILL_REASONS = ['killed', 'timeout', 'relief', 'evicted'] as const satisfies readonly KillReason[];
+const EXIT_REASONS = ['exit', 'oom', 'killed', 'timeout', 'relief', 'evicted', 'error'] as const satisfies readonly ExitReason[];
+
+const OOM_SCOPES = ['agent', 'agents-root'] as const satisfies readonly OomScope[];
 
 const OPENMETRICS = 'application/openmetrics-text';
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -82,6 +85,7 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * | `agents` | gauge | `state` |
  * | `agent_memory_current_bytes`, `agent_memory_peak_bytes`, `agent_memory_working_set_bytes`, `agent_memory_limit_bytes` (`+Inf` without a limit), `agent_pids` | gauge | `agent` |
  * | `oom_kills_total` (since the host started) | counter | |
+ * | `oom_kills_by_scope_total`: whose limit was reached, the agent's own or one above it (the root's backstop) | counter | `scope` |
  * | `kills_total` | counter | `reason` |
  * | `spawns_total` | counter | |
  * | `exits_total` | counter | `reason` |
@@ -127,6 +131,7 @@ export async function collectMetrics(host: MetricsSource, options: CollectMetric
     limit: `${prefix}agent_memory_limit_bytes`,
     pids: `${prefix}agent_pids`,
     oomKills: `${prefix}oom_kills${total}`,
+    oomKillsByScope: `${prefix}oom_kills_by_scope${total}`,
     kills: `${prefix}kills${total}`,
     spawns: `${prefix}spawns${total}`,
     exits: `${prefix}exits${total}`,
@@ -211,16 +216,24 @@ export async function collectMetrics(host: MetricsSource, options: CollectMetric
       this.inc(snapshot().oomKills);
     },
   });
-  const kills = new prom.Counter({ name: names.kills, help: 'Agents killed, by reason (killed, timeout, relief).', labelNames: ['reason'], registers });
+  const oomByScope = new prom.Counter({
+    name: names.oomKillsByScope,
+    help: "OOM kills by whose limit was reached: agent (its own memory.max) or agents-root (the agents' root backstop, or a limit above it).",
+    labelNames: ['scope'],
+    registers,
+  });
+  const kills = new prom.Counter({ name: names.kills, help: 'Agents killed, by reason (killed, timeout, relief, evicted).', labelNames: ['reason'], registers });
   const spawns = new prom.Counter({ name: names.spawns, help: 'Agents started.', registers });
-  const exits = new prom.Counter({ name: names.exits, help: 'Agents ended, by reason (exit, oom, killed, timeout, relief, error).', labelNames: ['reason'], registers });
+  const exits = new prom.Counter({ name: names.exits, help: 'Agents ended, by reason (exit, oom, killed, timeout, relief, evicted, error).', labelNames: ['reason'], registers });
   // Every label value from zero, so rate() sees the first increment.
   for (const reason of KILL_REASONS) kills.inc({ reason }, 0);
   for (const reason of EXIT_REASONS) exits.inc({ reason }, 0);
+  for (const scope of OOM_SCOPES) oomByScope.inc({ scope }, 0);
 
   const listeners = {
     kill: ((_agent, event) => kills.inc({ reason: event.reason })) satisfies AgentHostEvents['kill'],
     spawn: (() => spawns.inc()) satisfies AgentHostEvents['spawn'],
+    oom: ((_agent, event) => oomByScope.inc({ scope: event.scope }, event.count)) satisfies AgentHostEvents['oom'],
     exit: ((_agent, result) => exits.inc({ reason: result.reason })) satisfies AgentHostEvents['exit'],
     pressure: ((event) => {
       if (event.scope !== 'host') return;
@@ -230,6 +243,7 @@ export async function collectMetrics(host: MetricsSource, options: CollectMetric
   };
   host.on('kill', listeners.kill);
   host.on('spawn', listeners.spawn);
+  host.on('oom', listeners.oom);
   host.on('exit', listeners.exit);
   host.on('pressure', listeners.pressure);
 
@@ -239,6 +253,7 @@ export async function collectMetrics(host: MetricsSource, options: CollectMetric
     disposed = true;
     host.off('kill', listeners.kill);
     host.off('spawn', listeners.spawn);
+    host.off('oom', listeners.oom);
     host.off('exit', listeners.exit);
     host.off('pressure', listeners.pressure);
     for (const name of Object.values(names)) registry.removeSingleMetric(name);
@@ -291,7 +306,7 @@ function pressureLevel(host: MetricsSource, status: HostStatus, lastEvent: numbe
   if (lastEvent !== undefined) return lastEvent;
   if (!status.memory) return undefined;
   const ratio = status.memory.usedRatio;
-  return ratio >= SEED_THRESHOLDS.critical ? PRESSURE_LEVELS.critical : ratio >= SEED_THRESHOLDS.high ? PRESSURE_LEVELS.high : PRESSURE_LEVELS.normal;
+  return ratio >= DEFAULT_THRESHOLDS.critical ? PRESSURE_LEVELS.critical : ratio >= DEFAULT_THRESHOLDS.high ? PRESSURE_LEVELS.high : PRESSURE_LEVELS.normal;
 }
 
 function toLevel(level: unknown): number | undefined {

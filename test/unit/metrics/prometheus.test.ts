@@ -161,9 +161,21 @@ describe('collectMetrics', () => {
     expect(m.get('nova_agent_host_exits_total{reason="oom"}')).toBe('1');
     expect(m.get('nova_agent_host_exits_total{reason="exit"}')).toBe('1');
     expect(m.get('nova_agent_host_exits_total{reason="error"}')).toBe('0');
+    expect(m.get('nova_agent_host_exits_total{reason="evicted"}')).toBe('0');
   });
 
-  it('pressure level: the monitor first, then the last host pressure event, then the seed thresholds', async () => {
+  it("counts OOM kills by whose limit was reached: the agent's own or the agents' root backstop", async () => {
+    const host = new FakeHost();
+    const { registry } = await collect(host);
+    const counters = { low: 0, high: 0, max: 0, oom: 1, oomKill: 2 };
+    host.emit('oom', agent, { count: 2, total: 2, counters, scope: 'agents-root' });
+    host.emit('oom', agent, { count: 1, total: 3, counters, scope: 'agent' });
+    const m = await scrape(registry);
+    expect(m.get('nova_agent_host_oom_kills_by_scope_total{scope="agents-root"}')).toBe('2');
+    expect(m.get('nova_agent_host_oom_kills_by_scope_total{scope="agent"}')).toBe('1');
+  });
+
+  it('pressure level: the monitor first, then the last host pressure event, then the default thresholds', async () => {
     const host = new FakeHost();
     const { registry } = await collect(host);
     const level = async (): Promise<string | undefined> => {
@@ -189,15 +201,16 @@ describe('collectMetrics', () => {
   it('dispose() unregisters every metric and removes every listener; idempotent', async () => {
     const host = new FakeHost();
     const registry = new Registry();
-    const before = { kill: host.listenerCount('kill'), spawn: host.listenerCount('spawn'), exit: host.listenerCount('exit'), pressure: host.listenerCount('pressure') };
+    const counts = (): Record<string, number> => Object.fromEntries(['kill', 'spawn', 'exit', 'pressure', 'oom'].map((e) => [e, host.listenerCount(e as 'kill')]));
+    const before = counts();
     const handle = await collectMetrics(host, { registry });
     expect(handle.registry).toBe(registry);
-    expect(handle.names.length).toBe(19);
-    expect(host.listenerCount('kill')).toBe(before.kill + 1);
+    expect(handle.names.length).toBe(20);
+    expect(host.listenerCount('kill')).toBe(before.kill! + 1);
     handle.dispose();
     handle.dispose();
     expect(registry.getMetricsAsArray()).toEqual([]);
-    expect({ kill: host.listenerCount('kill'), spawn: host.listenerCount('spawn'), exit: host.listenerCount('exit'), pressure: host.listenerCount('pressure') }).toEqual(before);
+    expect(counts()).toEqual(before);
     // Registering again after dispose works.
     const again = await collectMetrics(host, { registry });
     again[Symbol.dispose]();
