@@ -197,7 +197,8 @@ describe('the orphan guard', () => {
     const config = (n: string, paused: boolean): NodeConfig => nodeConfig(n, { paused, concurrency: 2 });
     const [x, y] = await Promise.all([launch(config('x', false)), launch(config('y', true))]);
     expect(of(x, 'READY')[0]!.guard).toEqual(expect.any(Number));
-    const sleep = SHORT ? 20 : 6;
+    // Long enough that the first copies are still running when their node is killed, even under emulation.
+    const sleep = SHORT ? 45 : 6;
     for (let i = 0; i < 2; i++) {
       await enqueueAgent(
         queue,

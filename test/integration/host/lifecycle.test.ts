@@ -94,7 +94,8 @@ describe('spawn', () => {
   });
 
   it('applies the default limits (read back from the kernel) and merges per-agent overrides; memory.high follows a new memory.max at ¾', async () => {
-    const { host, dir } = await startHost({ limits: undefined });
+    // Admission by expected peak off: each agent would reserve its 3G memory.high, and a 2 GiB VM fits one.
+    const { host, dir } = await startHost({ limits: undefined, peaks: false });
     const stop = join(dir, 'stop');
     const seed = await host.spawn('seed', { command: 'sh', args: untilFile(stop) });
     const custom = await host.spawn('custom', { command: 'sh', args: untilFile(stop), limits: { memoryMax: '256M', pidsMax: 32 } });
