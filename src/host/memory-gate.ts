@@ -23,8 +23,8 @@ export interface GatedRun {
   readonly peak: ExpectedPeakInput | undefined;
 }
 
-/** The monitor's members the gate reads: the budget now, each agent's last sample, `high`. */
-export type GateMonitor = Pick<MemoryMonitor, 'hostMemory' | 'lastUsage' | 'thresholds'>;
+/** The monitor's members the gate reads: the budget at the last tick (or now), each agent's last sample, `high`. */
+export type GateMonitor = Pick<MemoryMonitor, 'hostMemory' | 'lastMemory' | 'lastUsage' | 'thresholds'>;
 
 /** Runs that hold memory or are about to: every admitted one until its cgroup is gone. */
 const ADMITTED: ReadonlySet<AgentState> = new Set(['starting', 'running', 'paused', 'stopping']);
@@ -76,7 +76,8 @@ export class MemoryGate {
   readonly canAdmit = (candidate: AdmissionCandidate): true | AdmissionHold => {
     let memory;
     try {
-      memory = this.#monitor.hostMemory();
+      // The last tick's reading, as the agents' usage is: no kernel read per spawn (asked again every tick).
+      memory = this.#monitor.lastMemory() ?? this.#monitor.hostMemory();
     } catch {
       // Unreadable now: the monitor's level still pauses admission at `high`.
       return true;

@@ -26,6 +26,7 @@ const NO_SAMPLES: readonly AgentSample[] = Object.freeze([]);
 export class MemoryMonitor extends Emitter<MonitorEvents> {
   readonly #host: MonitorHost;
   readonly #options: ResolvedMonitorOptions;
+  #lastMemory: HostMemory | undefined;
   readonly #detector: DetectorSettings;
   readonly #reader: HostMemoryReader;
   readonly #trackers = new Map<string, AgentTracker>();
@@ -118,6 +119,11 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     return this.#trackers.get(id)?.ring.recent(1)[0]?.value;
   }
 
+  /** Host memory as the last tick read it (`undefined` before the first): the figure the agents' last samples go with. */
+  lastMemory(): HostMemory | undefined {
+    return this.#lastMemory;
+  }
+
   /** One sampling round (the timer's; tests may call it): read failures are `error` events, it rejects only when a listener throws. */
   async tick(): Promise<void> {
     let memory: HostMemory;
@@ -127,6 +133,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
       this.emit('error', error as Error);
       return;
     }
+    this.#lastMemory = memory;
     this.#trend.push(Date.now(), memory.used);
     const previous = this.#level;
     this.#level = nextLevel(previous, memory.usedRatio, this.#options);
