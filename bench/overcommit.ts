@@ -287,8 +287,11 @@ async function runArm(env: BenchEnv, arm: Arm, load: Load, kmsg: KernelLog | und
   );
   await Promise.all(timers);
   const all = Promise.all(launched.map((l) => l.done));
-  const limit = sleep(RUN_LIMIT_MS).then(() => 'late' as const);
+  // The run limit's timer is cancelled when the run ends first: a pending one would keep the bench alive.
+  const cancel = new AbortController();
+  const limit = sleep(RUN_LIMIT_MS, 'late' as const, { signal: cancel.signal }).catch(() => 'done' as const);
   if ((await Promise.race([all, limit])) === 'late') await Promise.all(launched.map((l) => l.stop()));
+  cancel.abort();
   const outcomes = await all;
   const wallMs = performance.now() - started;
   const pressure = watch.stop();
