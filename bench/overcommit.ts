@@ -5,11 +5,10 @@
  *   plain       child_process.spawn, no cgroups, no monitor
  *   limits      per-agent limits only (Cgroup.create + cgroup.spawn), no monitor
  *   previous    the previous release: AgentHost with monitor { autoKill: true } and its round
- *               (autoKillMode 'to-target', no notices, no pausing)
+ *               (autoKillMode 'to-target', no notices, no pausing, no limits on the agents' root);
+ *               and the same with this release's kernel backstop on the agents' root
  *   relief      AgentHost with monitor { autoKill: true } and only this release's relief:
  *               release-aware, stops once the alarm clears (no admission by peak, no pause, no notices)
- *   policies    the new policies driven by the bench itself (bench/lib/policy-arm.ts): how they were
- *               measured before the host called them
  *   defaults    the new defaults in full: a real AgentHost with monitor { autoKill: true } and
  *               nothing else (admission by expected peak, pause before kill, eviction notices); and
  *               the same without the kernel backstop on the agents' root (agentsMemoryMax: false)
@@ -19,12 +18,12 @@
  * global OOM killer as the plain arm's only defence: it runs only in the test VM.
  */
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cgroup, type AgentHost, type AgentHostOptions, type Limits } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
 import { KernelLog } from './lib/kmsg.js';
-import { PolicyRunner } from './lib/policy-arm.js';
 import { usedRatio, watchPressure } from './lib/pressure-watch.js';
 import type { Headline, SectionResult } from './lib/report.js';
 
@@ -42,6 +41,8 @@ interface AgentSpec {
   stepMb: number;
   stepMs: number;
   holdMs: number;
+  /** The spawn option `expectedMemory` the library arms pass (an agent that says how much it wants, rightly or not). */
+  expectedMemory?: string;
 }
 
 interface Load {
@@ -59,17 +60,28 @@ const SMOKE = process.env.NOVA_OVERCOMMIT_SMOKE === '1';
 function loads(memTotal: number): Load[] {
   const f = SMOKE ? 0.05 : memTotal / 2 ** 31;
   const mb = (n: number): number => Math.max(1, Math.round(n * f));
-  /** `count` agents `gap` ms apart, growing to `sizes` (cycled) in `step` MB per second, holding `hold` ms. */
-  const agents = (prefix: string, count: number, gap: number, sizes: number[], step: number, hold: number): AgentSpec[] =>
-    Array.from({ length: count }, (_, i) => ({ id: `${prefix}${i}`, startAt: i * gap, targetMb: mb(sizes[i % sizes.length]!), stepMb: mb(step), stepMs: 1000, holdMs: hold }));
+  /** `count` agents `gap` ms apart, growing to `sizes` (cycled) in `step` MB every `every` ms, holding `hold` ms. */
+  const agents = (prefix: string, count: number, gap: number, sizes: number[], step: number, hold: number, every = 1000): AgentSpec[] =>
+    Array.from({ length: count }, (_, i) => ({ id: `${prefix}${i}`, startAt: i * gap, targetMb: mb(sizes[i % sizes.length]!), stepMb: mb(step), stepMs: every, holdMs: hold }));
   const gentle = agents('fit', 10, 1500, [130, 170, 210, 150, 190], 10, 6000);
   // The issue's load: together they want ~1.4× the machine, one after the other they fit.
   const crowded = agents('crowd', 12, 1500, [160, 190, 220, 175, 205, 165], 10, 10_000);
   const never = agents('hold', 8, 200, [230], 20, 12_000);
+  // Faster than a 1 s monitor can always act on: ten growing together add ~5 % of the machine per second.
+  const fast = agents('fast', 14, 1500, [140, 240, 165, 215, 190], 12, 10_000, 1200);
+  // Agents that say they need 100 MB and grow to 320 MB, held for a minute: admission trusts them, so the
+  // set admitted can never fit and someone must go — the question is who, how many, and with what warning.
+  const liars = agents('liar', 6, 500, [320], 20, 60_000).map((spec) => ({ ...spec, expectedMemory: `${mb(100)}M` }));
   const all = [
     { name: 'fits, gentle', description: `10 agents 1.5 s apart, ${mb(130)}–${mb(210)} MB each in ${mb(10)} MB steps per second, held 6 s`, agents: gentle },
     { name: 'fits over time, crowded', description: `12 agents 1.5 s apart, ${mb(160)}–${mb(220)} MB each in ${mb(10)} MB steps per second, held 10 s`, agents: crowded },
     { name: 'never fits at once', description: `8 agents at once, ${mb(230)} MB each in ${mb(20)} MB steps per second, held 12 s`, agents: never },
+    { name: 'fast growth', description: `14 agents 1.5 s apart, ${mb(140)}–${mb(240)} MB each in ${mb(12)} MB steps every 1.2 s, held 10 s`, agents: fast },
+    {
+      name: 'never fits (understated needs)',
+      description: `6 agents 0.5 s apart that declare expectedMemory ${mb(100)}M and grow to ${mb(320)} MB in ${mb(20)} MB steps per second, held 60 s`,
+      agents: liars,
+    },
   ];
   // NOVA_OVERCOMMIT_LOADS=crowded,never: only the loads whose names contain one of these words.
   const only = process.env.NOVA_OVERCOMMIT_LOADS?.split(',');
@@ -95,9 +107,8 @@ interface Launched {
 
 interface Arm {
   name: string;
-  /** `undefined`: runs; else why it does not yet. */
-  pending?: string;
-  open(env: BenchEnv, label: string): Promise<{ launch(spec: AgentSpec): Launched; close(): Promise<void> }>;
+  /** `load`: the load's name, for arms that keep what they learned from one run of it to the next. */
+  open(env: BenchEnv, label: string, load: string): Promise<{ launch(spec: AgentSpec): Launched; close(): Promise<void> }>;
 }
 
 const argsOf = (s: AgentSpec): string[] => [CHILD, String(s.targetMb), String(s.stepMb), String(s.stepMs), String(s.holdMs)];
@@ -155,19 +166,30 @@ const limitsOnly: Arm = {
   },
 };
 
-/** An AgentHost arm; each agent's profile is its load's target size (agents alike in memory are learned together). */
-function library(name: string, options: Partial<AgentHostOptions>, pending?: string): Arm {
+/**
+ * An AgentHost arm; each agent's profile is its load's target size (agents alike in memory are learned
+ * together). Arms with the same `memory` name share a state directory per load: the second of them
+ * starts with the peaks the first learned, as an orchestrator restarted on the same host would.
+ */
+function library(name: string, options: Partial<AgentHostOptions>, memory?: string): Arm {
   return {
     name,
-    ...(pending !== undefined && { pending }),
-    async open(env, label) {
-      const host: AgentHost = await env.host(label, { limits: LIMITS, timeouts: false, ...options });
+    async open(env, label, load) {
+      const stateDir = memory === undefined ? {} : { stateDir: join(env.dir, `peaks-${memory}-${load.replace(/\W+/g, '-')}`) };
+      const host: AgentHost = await env.host(label, { limits: LIMITS, timeouts: false, ...stateDir, ...options });
+      if (TRACE !== undefined) traceHost(host, `${label} ${name}`);
       return {
         launch(spec) {
           let pid: number | undefined;
           let timedOut = false;
           const done = host
-            .spawn(spec.id, { command: process.execPath, args: argsOf(spec), stdio: 'ignore', profile: `${spec.targetMb}M` })
+            .spawn(spec.id, {
+              command: process.execPath,
+              args: argsOf(spec),
+              stdio: 'ignore',
+              profile: `${spec.targetMb}M`,
+              ...(spec.expectedMemory !== undefined && { expectedMemory: spec.expectedMemory }),
+            })
             .then(async (agent) => {
               pid = agent.pid;
               const result = await agent.result;
@@ -189,46 +211,39 @@ function library(name: string, options: Partial<AgentHostOptions>, pending?: str
   };
 }
 
-/** The new defaults' policies driven by the bench itself (bench/lib/policy-arm.ts) until the host calls them. */
-const policies: Arm = {
-  name: 'new policies, driven by the bench (admission by peak, pause, notices)',
-  async open(env, label) {
-    const parent = env.cgroup(label);
-    const runner = new PolicyRunner(parent, LIMITS);
-    return {
-      launch(spec) {
-        let timedOut = false;
-        let pid: number | undefined;
-        const done = runner
-          .run({ id: spec.id, profile: `${spec.targetMb}`, command: process.execPath, args: argsOf(spec) })
-          .then((outcome) => {
-            pid = outcome.pid;
-            return { pid, completed: outcome.completed && !timedOut, library: outcome.killed !== undefined, timedOut };
-          });
-        return {
-          pid: () => pid,
-          done,
-          stop: async () => {
-            timedOut = true;
-            await runner.close();
-          },
-        };
-      },
-      async close() {
-        await runner.close();
-        await parent.delete().catch(() => undefined);
-      },
-    };
-  },
-};
+/**
+ * `NOVA_OVERCOMMIT_TRACE=FILE`: the library arms' decisions as JSON lines (ms since the arm's start,
+ * event, figures) — why an agent waited, who was paused, evicted or killed — to see where time goes.
+ */
+const TRACE = process.env.NOVA_OVERCOMMIT_TRACE;
+function traceHost(host: AgentHost, arm: string): void {
+  const start = performance.now();
+  const write = (event: string, data: object): void =>
+    appendFileSync(TRACE!, `${JSON.stringify({ arm, t: Math.round(performance.now() - start), event, ...data })}\n`);
+  host.on('queue', (e) => write('queue', { id: e.id, reason: e.reason, running: e.running, size: e.size, memory: e.memory }));
+  host.on('spawn', (agent) => write('spawn', { id: agent.id }));
+  host.on('exit', (agent, r) => write('exit', { id: r.id, reason: r.reason, peak: r.peakMemory }));
+  host.on('pause', (agent, e) => write('pause', { ...e }));
+  host.on('resume', (agent, e) => write('resume', { ...e }));
+  host.on('kill', (agent, e) => write('kill', { id: agent.id, ...e }));
+  host.on('pressure', (e) => {
+    if (e.scope === 'host') write('pressure', { level: e.level, used: e.memory.used, total: e.memory.total });
+  });
+}
+
+/** The previous release's relief: kill to the target at once, no notices, no pausing, admission by usage now. */
+const PREVIOUS: Partial<AgentHostOptions> = { peaks: false, monitor: { autoKill: true, autoKillMode: 'to-target', eviction: false, pause: false } };
 
 const ARMS: Arm[] = [
   plain,
   limitsOnly,
-  library('previous release: monitor { autoKill: true }', { peaks: false, monitor: { autoKill: true, autoKillMode: 'to-target', eviction: false, pause: false } }),
-  library('relief only (release-aware, stops when the alarm clears)', { peaks: false, monitor: { autoKill: true, eviction: false, pause: false } }),
-  policies,
-  library('new defaults: AgentHost { monitor: { autoKill: true } }', { monitor: { autoKill: true } }),
+  // It had no limits on the agents' root.
+  library('previous release: monitor { autoKill: true }', { ...PREVIOUS, agentsMemoryMax: false }),
+  library('previous release with the kernel backstop', PREVIOUS),
+  library('relief only (release-aware, stops when the alarm clears)', { peaks: false, agentsMemoryMax: false, monitor: { autoKill: true, eviction: false, pause: false } }),
+  library('new defaults: AgentHost { monitor: { autoKill: true } }', { monitor: { autoKill: true } }, 'defaults'),
+  // An orchestrator that ran this load before: the peaks learned above are in its state directory.
+  library('new defaults, restarted (peaks learned by the run above)', { monitor: { autoKill: true } }, 'defaults'),
   // The backstop keeps the system reserve and headroom out of the agents' root, and the monitor's 85 % then
   // applies to what is left: on a 2 GiB machine that is ~1.5 GB. Without it, admission counts 85 % of MemTotal.
   library('new defaults without the kernel backstop (agentsMemoryMax: false)', { agentsMemoryMax: false, monitor: { autoKill: true } }),
@@ -272,7 +287,7 @@ async function runArm(env: BenchEnv, arm: Arm, load: Load, kmsg: KernelLog | und
   const quiet = Date.now() + 30_000;
   while (!SMOKE && usedRatio() > 0.5 && Date.now() < quiet) await sleep(250);
   kmsg?.records();
-  const session = await arm.open(env, `overcommit-${index}`);
+  const session = await arm.open(env, `overcommit-${index}`, load.name);
   const watch = watchPressure(0.8);
   const started = performance.now();
   const launched: Launched[] = [];
@@ -341,7 +356,7 @@ export async function overcommit(env: BenchEnv): Promise<SectionResult> {
   let index = 0;
   for (const load of all) {
     for (const arm of ARMS) {
-      if (arm.pending !== undefined || !ARM_WORDS.some((word) => arm.name.includes(word))) continue;
+      if (!ARM_WORDS.some((word) => arm.name.includes(word))) continue;
       process.stdout.write(`  ${load.name} × ${arm.name} …\n`);
       runs.push(await runArm(env, arm, load, kmsg, index++));
     }
@@ -359,19 +374,19 @@ export async function overcommit(env: BenchEnv): Promise<SectionResult> {
     `${(r.peakRatio * 100).toFixed(1)} %`,
     `${s(r.wallMs)} (${(r.wallMs / plainWall(r.load)).toFixed(2)}×)`,
   ]);
-  for (const arm of ARMS.filter((a) => a.pending !== undefined)) {
-    for (const load of all) rows.push([load.name, arm.name, `not run: ${arm.pending}`, '', '', '', '']);
-  }
+  const killed = (r: ArmRun): number => r.globalOom + r.memcgOom + r.library;
+  const brief = (r: ArmRun): string =>
+    `${r.completed} / ${r.agents}, ${killed(r)} killed (${r.evicted} after a notice), stall ${s(r.worstStall)}, ${(r.wallMs / plainWall(r.load)).toFixed(2)}×`;
   const headlines: Headline[] = all.map((load) => {
-    const now = runs.find((r) => r.load === load.name && r.arm.startsWith('new defaults'));
-    const previous = runs.find((r) => r.load === load.name && r.arm.startsWith('previous'));
-    const killed = (r: ArmRun): number => r.globalOom + r.memcgOom + r.library;
+    const of = (prefix: string): ArmRun | undefined => runs.find((r) => r.load === load.name && r.arm.startsWith(prefix));
+    const figures = [
+      ['new defaults', of('new defaults:')],
+      ['restarted', of('new defaults, restarted')],
+      ['previous release', of('previous release:')],
+    ].filter((entry): entry is [string, ArmRun] => entry[1] !== undefined);
     return {
-      metric: `overcommit, ${load.name}: the new defaults (completed, kills, stall, wall time × plain) vs the previous release`,
-      result: now
-        ? `${now.completed} / ${load.agents.length}, ${killed(now)} killed (${now.evicted} after a notice), stall ${s(now.worstStall)}, ${(now.wallMs / plainWall(load.name)).toFixed(2)}×` +
-          (previous ? `; previous: ${previous.completed} / ${load.agents.length}, ${killed(previous)} killed` : '')
-        : 'not run',
+      metric: `overcommit, ${load.name}: the new defaults, cold and restarted (completed, kills, stall, wall time × plain) vs the previous release`,
+      result: figures.length > 0 ? figures.map(([what, r]) => `${what}: ${brief(r)}`).join('; ') : 'not run',
       target: load.name.startsWith('never') ? 'stall ≤ 2 s, notices before non-emergency kills, fewer kills than the previous release' : 'all complete, no kill, stall ≤ 2 s, ≤ 1.3× plain',
       verdict: 'info',
     };

@@ -138,7 +138,9 @@ export class BenchEnv {
   static async open(machine: Machine, scale: Scale): Promise<BenchEnv> {
     await removeStale();
     const dir = mkdtempSync(join(tmpdir(), `${BENCH_PREFIX}-`));
-    const placement = new AgentHost({ rootName: `${BENCH_PREFIX}-${process.pid}`, stateDir: join(dir, 'placement'), pollInterval: 0 });
+    // It only places the bench's cgroups: no monitor, and no limits on its root — a host's root below
+    // it would otherwise take its system reserve and headroom out of what is left a second time.
+    const placement = new AgentHost({ rootName: `${BENCH_PREFIX}-${process.pid}`, stateDir: join(dir, 'placement'), pollInterval: 0, agentsMemoryMax: false, monitor: false });
     await placement.start();
     const env = new BenchEnv(placement, dir, machine, scale);
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -334,7 +334,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
       emit: (agent, event, ...args) => {
         (agent.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
         if (event === 'oom') this.#oomKills += (args[0] as { count: number }).count;
-        if (event === 'exit') this.#learn(agent, args[0] as AgentResult);
+        if (event === 'exit') this.#ended(agent, args[0] as AgentResult);
         // On the host, the agent comes first; `spawn` carries just the agent, `error` the agent second.
         if (event === 'spawn') this.emit('spawn', agent);
         else if (event === 'error') this.emit('error', args[0] as Error, agent);
@@ -346,10 +346,10 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     };
   }
 
-  /** An agent ran to its end: its peak is learned, and the queue's head may fit now (adopted agents hold no slot). */
-  #learn(agent: Agent, result: AgentResult): void {
+  /** An agent ended: its memory is free (and its peak learned if it ran to its end), so the queue's head may fit now. */
+  #ended(agent: Agent, result: AgentResult): void {
     try {
-      this.#gate?.learn(agent.profile, result);
+      this.#gate?.ended(agent.profile, result);
     } catch (error) {
       this.emit('error', error as Error, agent);
     }

@@ -8,7 +8,7 @@
  * It owns the host's {@link PeakBook}: peaks of agents that ran to their end are learned here, per
  * profile and of all agents, and kept in the state directory.
  */
-import type { MemoryMonitor } from '../monitor/index.js';
+import type { HostMemory, MemoryMonitor } from '../monitor/index.js';
 import { formatBytes } from '../util/size.js';
 import type { AdmissionCandidate, AdmissionHold } from './admission.js';
 import type { AgentResult, AgentState } from './events.js';
@@ -36,6 +36,11 @@ export class MemoryGate {
   readonly #options: PeakBookOptions;
   readonly #onError: (error: Error) => void;
   #book: PeakBook;
+  /**
+   * Working sets of agents gone since the monitor's last tick: still in that tick's host figure,
+   * no longer anyone's reservation. Counted as free at once, so the next agent need not wait a tick.
+   */
+  #freed: { tick: HostMemory | undefined; bytes: number } = { tick: undefined, bytes: 0 };
 
   /** `onError` hears of a failed write of the learned peaks. */
   constructor(runs: ReadonlyMap<string, GatedRun>, monitor: GateMonitor, options: PeakBookOptions = {}, onError?: (error: Error) => void) {
@@ -67,8 +72,11 @@ export class MemoryGate {
     return this.#book.expected(peak ?? {});
   }
 
-  /** Learns the peak of an agent that ran to its end; a killed one's peak understates it. */
-  learn(profile: string | undefined, result: AgentResult): void {
+  /** An agent ended: its memory is free, and the peak of one that ran to its end is learned (a killed one's understates it). */
+  ended(profile: string | undefined, result: AgentResult): void {
+    const tick = this.#monitor.lastMemory();
+    if (this.#freed.tick !== tick) this.#freed = { tick, bytes: 0 };
+    this.#freed.bytes += this.#monitor.lastUsage(result.id) ?? 0;
     if (result.reason === 'exit') this.#book.record(profile, result.peakMemory);
   }
 
@@ -94,7 +102,7 @@ export class MemoryGate {
     const decision = admitByMemory({
       budget: memory.total,
       high: this.#monitor.thresholds.high,
-      baseline: memory.used - used,
+      baseline: memory.used - used - (this.#freed.tick === memory ? this.#freed.bytes : 0),
       running,
       candidate: { id: candidate.id, expected: expected.bytes },
     });
