@@ -42,7 +42,8 @@ export interface BackstopOptions {
   /**
    * memory.max of the agents' root (memory.high 1/32 below it; v1: memory.limit_in_bytes and memsw,
    * soft_limit_in_bytes). Default: the budget above the root minus {@link reserve}, the figure
-   * `planCapacity()` prints as "Available for agents". `false`: no limit is written.
+   * `planCapacity()` prints as "Available for agents", derived again every 10 s so that it follows
+   * a resize of the budget (a size given here is never re-written). `false`: no limit is written.
    */
   agentsMemoryMax?: Size | false;
 }
