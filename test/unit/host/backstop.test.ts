@@ -25,18 +25,23 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** A container `<mount>/ctr` and its agents' root `<mount>/ctr/nova-agents`: a fake v2 tree (`cg/`) or v1 memory hierarchy (`m/`). */
+function fakeContainer(version: 1 | 2, files: Record<string, string>): { tree: FakeTree; root: Cgroup } {
+  const [mount, key] = version === 2 ? (['cg', 'unified'] as const) : (['m', 'memory'] as const);
+  const tree = fakeTree({ ...files, 'proc/meminfo': MEMINFO });
+  const hierarchy: CgroupHierarchy = { mode: version === 2 ? 'unified' : 'legacy', version, mounts: { [key]: tree.path(mount) }, own: { [key]: tree.path(mount, 'ctr') }, readOnly: [] };
+  return { tree, root: new Cgroup({ [key]: tree.path(mount, 'ctr/nova-agents') }, { hierarchy }) };
+}
+
 /** v2: a container `cg/ctr` limited to 1 GiB, its agents' root `cg/ctr/nova-agents` limited by start(). */
 function v2Container(): { tree: FakeTree; root: Cgroup; setContainer: (bytes: number) => void; rootMax: () => number; rootHigh: () => number } {
-  const tree = fakeTree({
+  const { tree, root } = fakeContainer(2, {
     'cg/cgroup.controllers': 'memory pids\n',
     'cg/ctr/memory.max': `${GiB}\n`,
     'cg/ctr/nova-agents/memory.max': 'max\n',
     'cg/ctr/nova-agents/memory.high': 'max\n',
     'cg/ctr/nova-agents/memory.oom.group': '0\n',
-    'proc/meminfo': MEMINFO,
   });
-  const hierarchy: CgroupHierarchy = { mode: 'unified', version: 2, mounts: { unified: tree.path('cg') }, own: { unified: tree.path('cg/ctr') }, readOnly: [] };
-  const root = new Cgroup({ unified: tree.path('cg/ctr/nova-agents') }, { hierarchy });
   return {
     tree,
     root,
@@ -79,15 +84,12 @@ describe('RootBackstop: the root\'s limits follow the budget outside it', () => 
       'm/ctr/memory.limit_in_bytes': `${limit}\n`,
       'm/ctr/memory.stat': `hierarchical_memory_limit ${limit}\n`,
     });
-    const tree = fakeTree({
+    const { tree, root } = fakeContainer(1, {
       ...v1Limits(GiB),
       'm/ctr/nova-agents/memory.limit_in_bytes': '9223372036854771712\n',
       'm/ctr/nova-agents/memory.memsw.limit_in_bytes': '9223372036854771712\n',
       'm/ctr/nova-agents/memory.soft_limit_in_bytes': '9223372036854771712\n',
-      'proc/meminfo': MEMINFO,
     });
-    const hierarchy: CgroupHierarchy = { mode: 'legacy', version: 1, mounts: { memory: tree.path('m') }, own: { memory: tree.path('m/ctr') }, readOnly: [] };
-    const root = new Cgroup({ memory: tree.path('m/ctr/nova-agents') }, { hierarchy });
     const written = planned(GiB);
     writeRootLimits(root, written);
     const backstop = new RootBackstop(root, written, {}, { error: (error) => expect.fail(error.message) }, tree.path('proc'));
