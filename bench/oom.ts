@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Agent } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
-import { KernelLog, nowUs } from './lib/kmsg.js';
+import { KernelLog, nowUs } from '../test/helpers/kmsg.js';
 import type { Headline, SectionResult } from './lib/report.js';
 import { ms, summarize } from './lib/stats.js';
 

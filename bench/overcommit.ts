@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cgroup, type AgentHost, type AgentHostOptions, type Limits } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
-import { KernelLog } from './lib/kmsg.js';
+import { KernelLog } from '../test/helpers/kmsg.js';
 import { usedRatio, watchPressure } from './lib/pressure-watch.js';
 import type { Headline, SectionResult } from './lib/report.js';
 

@@ -29,6 +29,7 @@ import { MemoryGate } from './memory-gate.js';
 import { linkMonitor } from './monitor-link.js';
 import { defaultStateDir, HostLock } from './ownership.js';
 import { placeAgents, type Placement } from './placement.js';
+import { RootBackstop } from './backstop.js';
 import { reattach } from './reattach.js';
 import { buildMemoryReport, buildStatus, type MemoryReport, type HostStatus } from './report.js';
 import { StateStore } from './state.js';
@@ -62,6 +63,8 @@ export class AgentHost extends Emitter<AgentHostEvents> {
   /** Admission by expected peak and the learned peaks (with the monitor, unless `peaks: false`). */
   readonly #gate: MemoryGate | undefined;
   #placement: Placement | undefined;
+  /** Keeps the root's limits in step with the budget outside it (when the host derived them). */
+  #backstop: RootBackstop | undefined;
   #lock: HostLock | undefined;
   #state: StateStore | undefined;
   #poll: NodeJS.Timeout | undefined;
@@ -149,6 +152,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     });
     // Before the first spawn: a host already at 85 % must not admit anything.
     this.#monitor?.start();
+    this.#backstop = RootBackstop.follow(placement, this.#options, { error: (error) => this.emit('error', error), log: this.#log });
     if (placement.root.version === 1 || this.#pollInterval > 0) {
       // One shared timer for every agent: v1 sends no file events, and on v2 it is a safety net.
       this.#poll = setInterval(() => this.#runs.forEach((run) => run.check()), this.#pollInterval);
@@ -292,6 +296,7 @@ export class AgentHost extends Emitter<AgentHostEvents> {
     this.#admission.clear((id) => new AgentHostError(ErrorCode.HOST_DISPOSED, `agent ${id} dropped: the host was disposed`));
     await Promise.all([...this.#runs.values()].map((run) => run.stop('killed', { grace: 0 })));
     clearInterval(this.#poll);
+    this.#backstop?.stop();
     try {
       this.#gate?.close();
     } catch (error) {

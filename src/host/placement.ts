@@ -42,7 +42,8 @@ export interface BackstopOptions {
   /**
    * memory.max of the agents' root (memory.high 1/32 below it; v1: memory.limit_in_bytes and memsw,
    * soft_limit_in_bytes). Default: the budget above the root minus {@link reserve}, the figure
-   * `planCapacity()` prints as "Available for agents". `false`: no limit is written.
+   * `planCapacity()` prints as "Available for agents", derived again every 10 s so that it follows
+   * a resize of the budget (a size given here is never re-written). `false`: no limit is written.
    */
   agentsMemoryMax?: Size | false;
 }
@@ -188,13 +189,18 @@ export function backstopLimits(site: Pick<RootSite, 'parent'>, options: Placemen
 function writeBackstop(site: RootSite, options: PlacementOptions): Placement['backstop'] {
   try {
     const limits = backstopLimits(site, options);
-    if (limits !== undefined) site.root.setLimits(site.root.version === 1 ? { ...limits, swapMax: 0 } : { ...limits, oomGroup: false });
+    if (limits !== undefined) writeRootLimits(site.root, limits);
     return limits;
   } catch (error) {
     // Bad options are the caller's to fix; anything the kernel or /proc refused is reported.
     if (!isAgentHostError(error) || error.code === ErrorCode.INVALID_OPTION || error.code === ErrorCode.INVALID_SIZE) throw error;
     return { error };
   }
+}
+
+/** The one writer of the backstop: the root's limits, no swap for the group on v1, memory.oom.group off on v2. */
+export function writeRootLimits(root: Cgroup, limits: AgentsRootLimits): void {
+  root.setLimits(root.version === 1 ? { ...limits, swapMax: 0 } : { ...limits, oomGroup: false });
 }
 
 /**
