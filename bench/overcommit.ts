@@ -31,7 +31,7 @@ const CHILD = join(import.meta.dirname, 'overcommit-child.mjs');
 /** The per-agent limits: no agent alone is near them. */
 const LIMITS: Limits = { memoryMax: '400M', memoryHigh: '300M', swapMax: 0, pidsMax: 512 };
 /** A run that has not ended by then is stopped (its agents count as timed out). */
-const RUN_LIMIT_MS = 240_000;
+const RUN_LIMIT_MS = 300_000;
 
 interface AgentSpec {
   id: string;
