@@ -9,6 +9,7 @@ import { evictionNotice } from './deadline.js';
 import { nextLevel } from './levels.js';
 import { autoKillRound, resolveMonitorOptions, resolveRelieveOptions, type ResolvedMonitorOptions, type ResolvedRelieveOptions } from './options.js';
 import { decideForTrackers } from './pause-step.js';
+import { usedAhead } from './pause.js';
 import { runRelief, untilEmpty, within, type ReliefSteps } from './relief.js';
 import { AgentTracker, type DetectorSettings } from './tracker.js';
 import { Trend } from './trend.js';
@@ -269,12 +270,12 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     const host = this.#host;
     const settings = this.#options.pause;
     if (settings === false || host.pause === undefined || host.resume === undefined) return;
-    // Below high only thawing can be due, and only with an agent frozen: most ticks end here.
-    if (memory.usedRatio < this.#options.high && !this.#anyPaused()) return;
-    const trackers = this.#trackers.values();
     const rate = this.#trend.rate();
-    const skip = new Set([...this.#killed, ...this.#pausing]);
-    const decision = decideForTrackers(trackers, skip, memory, rate, { ...settings, high: this.#options.high, critical: this.#options.critical });
+    const horizon = this.#options.interval;
+    // Below high (and not about to reach it) only thawing can be due, and only with an agent frozen: most ticks end here.
+    if (usedAhead(memory.usedRatio, rate, memory.total, horizon) < this.#options.high && !this.#anyPaused()) return;
+    const skip = { leaving: this.#killed, busy: this.#pausing };
+    const decision = decideForTrackers(this.#trackers.values(), skip, memory, rate, { ...settings, high: this.#options.high, critical: this.#options.critical, horizon });
     const act = (action: 'pause' | 'resume', id: string, growth: number): void => {
       const info: PauseInfo = { id, action, growth, memory, rate };
       this.#pausing.add(id);

@@ -19,7 +19,7 @@ export interface ResolvedMonitorOptions {
   cooldown: number;
   releaseTimeout: number;
   /** Without `high`/`critical` (the monitor's own): the rest of the policy's settings. */
-  pause: Omit<PauseSettings, 'high' | 'critical'> | false;
+  pause: Omit<PauseSettings, 'high' | 'critical' | 'horizon'> | false;
   eviction: { signal: NodeJS.Signals; minGrace: number; maxGrace: number } | false;
   victimPolicy: VictimPolicy;
   livelock: { highPressure: number; duration: number; action: 'event' | 'kill' };

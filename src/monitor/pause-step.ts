@@ -3,27 +3,30 @@
  * candidates, and the decision carried out through the host. The decision itself is pure
  * (pause.ts); who is frozen is the host's to say (`MonitoredAgent.pausedAt`).
  */
-import { decidePause, type PauseCandidate, type PauseDecision, type PauseSettings } from './pause.js';
+import { decidePause, usedAhead, type PauseCandidate, type PauseDecision, type PauseSettings } from './pause.js';
 import type { AgentTracker } from './tracker.js';
 import type { HostMemory } from './types.js';
 
 /**
- * The policy's candidates: every tracked agent not in `skip` (being killed, or a freeze or thaw
- * still on its way). Growth rates are read only where freezing is possible at all (at or above
- * `high`): below it no decision needs them, and each costs a few small objects per agent.
+ * The policy's candidates: every tracked agent not leaving (being killed or evicted) nor `busy`
+ * (a freeze or thaw still on its way); the memory of those leaving counts as released. Growth
+ * rates are read only where freezing is possible at all (at or near `high`): below it no
+ * decision needs them, and each costs a few small objects per agent.
  */
 export function decideForTrackers(
   trackers: Iterable<AgentTracker>,
-  skip: ReadonlySet<string>,
+  skip: { readonly leaving: ReadonlySet<string>; readonly busy: ReadonlySet<string> },
   memory: HostMemory,
   rate: number,
   settings: PauseSettings,
 ): PauseDecision {
-  const withGrowth = memory.usedRatio >= settings.high;
+  const withGrowth = usedAhead(memory.usedRatio, rate, memory.total, settings.horizon) >= settings.high;
   const agents: PauseCandidate[] = [];
+  let releasing = 0;
   for (const tracker of trackers) {
     const agent = tracker.agent;
-    if (skip.has(agent.id)) continue;
+    if (skip.leaving.has(agent.id)) releasing += tracker.ring.last()?.current ?? 0;
+    if (skip.leaving.has(agent.id) || skip.busy.has(agent.id)) continue;
     agents.push({
       id: agent.id,
       protected: agent.protected ?? false,
@@ -35,5 +38,5 @@ export function decideForTrackers(
       pausedAt: agent.pausedAt,
     });
   }
-  return decidePause({ now: Date.now(), used: memory.used, total: memory.total, usedRatio: memory.usedRatio, rate, agents }, settings);
+  return decidePause({ now: Date.now(), used: memory.used, total: memory.total, usedRatio: memory.usedRatio, rate, agents, releasing }, settings);
 }

@@ -42,6 +42,18 @@ export interface PauseSettings {
   order: 'newest' | 'fastest-growing';
   /** Host growth (bytes/s) at or below which memory counts as "not rising". */
   minRate: number;
+  /**
+   * How far ahead freezing looks, ms (the monitor's interval: until the next decision). Memory that
+   * will cross `high` before then at its current rate is frozen now: growth of several percent per
+   * tick otherwise lands the first decision well above `high`, and the last running agent's growth
+   * then carries memory to `critical`, where the only answer is a kill. Default 0: `high` itself.
+   */
+  horizon?: number;
+}
+
+/** The used fraction expected `horizon` ms ahead at `rate` bytes per second (never below the fraction now). */
+export function usedAhead(usedRatio: number, rate: number, total: number, horizon = 0): number {
+  return total > 0 && rate > 0 ? usedRatio + (rate * horizon) / 1000 / total : usedRatio;
 }
 
 /** The figures of one decision. */
@@ -55,6 +67,8 @@ export interface PauseInput {
   /** How fast `used` grows, bytes per second. */
   rate: number;
   agents: readonly PauseCandidate[];
+  /** Bytes still held by agents already on their way out (a notice's grace running, a kill sent): as good as free. Default 0. */
+  releasing?: number;
 }
 
 /** What to do now; every list in the order to act. */
@@ -73,7 +87,7 @@ const byId = (a: PauseCandidate, b: PauseCandidate): number => (a.id < b.id ? -1
 
 /**
  * Decides which agents to freeze, thaw or evict:
- * - **freeze** at or above `high` while memory rises faster than `minRate`: growing, running,
+ * - **freeze** at or above `high` (or due to reach it within `horizon`) while memory rises faster than `minRate`: growing, running,
  *   unprotected agents — preferred first, then by lowest priority, then newest (or fastest-growing)
  *   — until the growth frozen covers the host's rate; never the last running agent, so something
  *   can always finish and free memory;
@@ -82,7 +96,7 @@ const byId = (a: PauseCandidate, b: PauseCandidate): number => (a.id < b.id ? -1
  *   longest frozen first; also when no agent runs at all and memory is below `high`;
  * - **evict** frozen agents frozen for `holdLimit` or more while memory stays at or above
  *   `resumeBelow`: the fewest (victim order: preferred, lowest priority, largest) whose working
- *   sets cover the excess.
+ *   sets cover the excess not already covered by agents on their way out.
  */
 export function decidePause(input: PauseInput, settings: PauseSettings): PauseDecision {
   const decision: PauseDecision = { freeze: [], thaw: [], evict: [], emergency: input.usedRatio >= settings.critical };
@@ -90,7 +104,7 @@ export function decidePause(input: PauseInput, settings: PauseSettings): PauseDe
   const paused = input.agents.filter((a) => a.pausedAt !== undefined);
   const rising = input.rate > settings.minRate;
 
-  if (input.usedRatio >= settings.high && rising) {
+  if (rising && usedAhead(input.usedRatio, input.rate, input.total, settings.horizon) >= settings.high) {
     const growing = running
       .filter((a) => !a.protected && a.growth > 0)
       .sort(
@@ -122,7 +136,8 @@ export function decidePause(input: PauseInput, settings: PauseSettings): PauseDe
     const overdue = paused
       .filter((a) => !a.protected && input.now - a.pausedAt! >= settings.holdLimit)
       .sort((a, b) => Number(b.preferred) - Number(a.preferred) || a.priority - b.priority || b.workingSet - a.workingSet || byId(a, b));
-    const excess = input.used - settings.resumeBelow * input.total;
+    // Agents already leaving cover part of it: counting them again would evict one more each tick of their grace.
+    const excess = input.used - (input.releasing ?? 0) - settings.resumeBelow * input.total;
     decision.evict = fewestVictims(overdue, excess).map((a) => a.id);
   }
   return decision;

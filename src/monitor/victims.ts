@@ -3,16 +3,19 @@ import type { VictimCandidate } from './types.js';
 
 /**
  * The default victim order: protected agents never; preferred ones first; then the lowest
- * priority; among equals the largest working set (the most memory back per kill); the id
- * last, so the order is stable.
+ * priority; among equals frozen agents before running ones (the pause policy already chose them
+ * to stop, and a running agent is the one still making progress); then the largest working set
+ * (the most memory back per kill); the id last, so the order is stable.
  */
 export function defaultVictimPolicy(candidates: VictimCandidate[]): VictimCandidate[] {
+  const frozen = (c: VictimCandidate): number => Number(c.agent.pausedAt !== undefined);
   return candidates
     .filter((c) => !c.protected)
     .sort(
       (a, b) =>
         Number(b.preferred) - Number(a.preferred) ||
         a.priority - b.priority ||
+        frozen(b) - frozen(a) ||
         b.workingSet - a.workingSet ||
         (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );

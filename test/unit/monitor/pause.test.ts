@@ -79,6 +79,15 @@ describe('decidePause: freezing', () => {
     expect(decidePause(input(0.87, 6 * M, agents), { ...settings, order: 'fastest-growing' }).freeze).toEqual(['old']);
   });
 
+  it('freezes before high when memory will reach it before the next decision (horizon)', () => {
+    const agents = [agent('a', { startedAt: 1, growth: 80 * M }), agent('b', { startedAt: 2, growth: 80 * M })];
+    // 80 % rising 160 MiB/s of 2000 MiB: 88 % a second later. Without a horizon, the next tick is the first to act.
+    expect(decidePause(input(0.8, 160 * M, agents), settings).freeze).toEqual([]);
+    expect(decidePause(input(0.8, 160 * M, agents), { ...settings, horizon: 1000 }).freeze).toEqual(['b']);
+    // Not due within the horizon: nothing yet.
+    expect(decidePause(input(0.7, 160 * M, agents), { ...settings, horizon: 1000 }).freeze).toEqual([]);
+  });
+
   it('takes preferred agents first, then the lowest priority; never a protected one', () => {
     const agents = [
       agent('guarded', { startedAt: 9, growth: 50 * M, protected: true }),
@@ -148,5 +157,16 @@ describe('decidePause: eviction', () => {
     expect(decidePause(input(0.79, 0, agents, now), settings).evict).toEqual([]);
     // Not past the deadline yet.
     expect(decidePause(input(0.9, 0, agents, 30_000), { ...settings, holdLimit: 60_000 }).evict).toEqual([]);
+  });
+
+  it('counts agents already on their way out as released: one eviction per excess, not one more each tick of its grace', () => {
+    const now = 100_000;
+    const agents = [agent('a', { pausedAt: 0, workingSet: 250 * M }), agent('b', { pausedAt: 0, workingSet: 250 * M }), agent('running')];
+    // 200 MiB over the resume mark: one of them covers it.
+    expect(decidePause(input(0.9, 0, agents, now), settings).evict).toEqual(['a']);
+    // Next tick, a's notice is running (it is no candidate any more) and its 250 MiB still count as used.
+    expect(decidePause({ ...input(0.9, 0, agents.slice(1), now), releasing: 250 * M }, settings).evict).toEqual([]);
+    // More than a covers: b joins.
+    expect(decidePause({ ...input(0.95, 0, agents.slice(1), now), releasing: 250 * M }, settings).evict).toEqual(['b']);
   });
 });

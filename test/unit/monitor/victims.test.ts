@@ -21,6 +21,13 @@ describe('defaultVictimPolicy', () => {
     expect(ordered.map((c) => c.id)).toEqual(['preferred-important', 'negative', 'big-low', 'small-low', 'mid', 'big-important']);
   });
 
+  it('takes frozen agents before running ones of the same preference and priority, whatever their size', () => {
+    const frozen = (id: string, priority: number, workingSet: number): VictimCandidate =>
+      candidate(id, priority, workingSet, { agent: { id, pausedAt: 1 } as MonitoredAgent });
+    const ordered = defaultVictimPolicy([candidate('running-big', 0, 900 * M), frozen('frozen-small', 0, 100 * M), frozen('frozen-important', 5, 800 * M)]);
+    expect(ordered.map((c) => c.id)).toEqual(['frozen-small', 'running-big', 'frozen-important']);
+  });
+
   it('breaks complete ties by id, so the order is stable', () => {
     const ordered = defaultVictimPolicy([candidate('b', 0, M), candidate('a', 0, M), candidate('c', 0, M)]);
     expect(ordered.map((c) => c.id)).toEqual(['a', 'b', 'c']);
