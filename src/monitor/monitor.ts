@@ -8,7 +8,7 @@ import { HostMemoryReader, ownCgroup } from './host-memory.js';
 import { evictionNotice } from './deadline.js';
 import { nextLevel } from './levels.js';
 import { autoKillRound, resolveMonitorOptions, resolveRelieveOptions, type ResolvedMonitorOptions, type ResolvedRelieveOptions } from './options.js';
-import { decideForTrackers } from './pause-step.js';
+import { anyPaused, decideForTrackers } from './pause-step.js';
 import { usedAhead } from './pause.js';
 import { runRelief, untilEmpty, within, type ReliefSteps } from './relief.js';
 import { AgentTracker, type DetectorSettings } from './tracker.js';
@@ -52,6 +52,8 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
   readonly #trend = new Trend();
   /** Agents with a freeze or thaw on its way through the host. */
   readonly #pausing = new Set<string>();
+  /** Working sets of agents evicted by the pause policy, until their memory is released: as good as free. */
+  readonly #leaving = new Map<string, number>();
 
   /** Validates `options` (`ERR_INVALID_OPTION`); sampling begins with `start()`. */
   constructor(host: MonitorHost, options: MemoryMonitorOptions = {}) {
@@ -273,9 +275,9 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
     const rate = this.#trend.rate();
     const horizon = this.#options.interval;
     // Below high (and not about to reach it) only thawing can be due, and only with an agent frozen: most ticks end here.
-    if (usedAhead(memory.usedRatio, rate, memory.total, horizon) < this.#options.high && !this.#anyPaused()) return;
-    const skip = { leaving: this.#killed, busy: this.#pausing };
-    const decision = decideForTrackers(this.#trackers.values(), skip, memory, rate, { ...settings, high: this.#options.high, critical: this.#options.critical, horizon });
+    if (usedAhead(memory.usedRatio, rate, memory.total, horizon) < this.#options.high && !anyPaused(this.#trackers.values())) return;
+    const away = { busy: new Set([...this.#killed, ...this.#pausing]), leaving: this.#leaving };
+    const decision = decideForTrackers(this.#trackers.values(), away, memory, rate, { ...settings, high: this.#options.high, critical: this.#options.critical, horizon });
     const act = (action: 'pause' | 'resume', id: string, growth: number): void => {
       const info: PauseInfo = { id, action, growth, memory, rate };
       this.#pausing.add(id);
@@ -292,24 +294,21 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
       const tracker = this.#trackers.get(id)!;
       const current = tracker.ring.last()?.current ?? 0;
       const eviction = this.#eviction(memory);
-      const info: ReliefKill = {
-        id,
-        reason: 'relief',
-        trigger: 'hold-limit',
-        priority: tracker.agent.priority,
-        preferred: tracker.agent.preferred ?? false,
-        workingSet: current,
-        current,
-        memory,
-        ...(eviction && { eviction }),
-      };
-      this.#sendKill(info).catch((error: Error) => this.emit('error', error));
+      const { priority, preferred = false } = tracker.agent;
+      const info: ReliefKill = { id, reason: 'relief', trigger: 'hold-limit', priority, preferred, workingSet: current, current, memory, ...(eviction && { eviction }) };
+      this.#leaving.set(id, current);
+      this.#sendKill(info)
+        .then(() => this.#released(info, tracker.agent.cgroup))
+        .catch((error: Error) => this.emit('error', error))
+        .finally(() => this.#leaving.delete(id));
     }
   }
 
-  #anyPaused(): boolean {
-    for (const tracker of this.#trackers.values()) if (tracker.agent.pausedAt !== undefined) return true;
-    return false;
+  /** Resolves once a victim's memory is released (its run ended, or its cgroup empty), or after its grace and `releaseTimeout`. */
+  #released(info: ReliefKill, cgroup: MonitoredAgent['cgroup'] | undefined): Promise<void> {
+    const bound = (info.eviction?.graceMs ?? 0) + this.#options.releaseTimeout;
+    if (this.#host.released) return within(this.#host.released(info.id), bound, this.#abort.signal);
+    return cgroup === undefined ? Promise.resolve() : untilEmpty(cgroup, bound, this.#abort.signal);
   }
 
   /** The notice a relief kill at `memory` gets; `undefined`: at once (critical, or notices off). */
@@ -339,12 +338,7 @@ export class MemoryMonitor extends Emitter<MonitorEvents> {
         return candidates;
       },
       kill: (info) => this.#sendKill(info),
-      released: (info) => {
-        const victim = victims.get(info.id);
-        const bound = (info.eviction?.graceMs ?? 0) + this.#options.releaseTimeout;
-        if (this.#host.released) return within(this.#host.released(info.id), bound, signal);
-        return victim === undefined ? Promise.resolve() : untilEmpty(victim.agent.cgroup, bound, signal);
-      },
+      released: (info) => this.#released(info, victims.get(info.id)?.agent.cgroup),
       rate: () => this.#trend.rate(),
       eviction: (memory) => (options.releaseAware ? this.#eviction(memory) : undefined),
     };

@@ -8,14 +8,14 @@ import type { AgentTracker } from './tracker.js';
 import type { HostMemory } from './types.js';
 
 /**
- * The policy's candidates: every tracked agent not leaving (being killed or evicted) nor `busy`
- * (a freeze or thaw still on its way); the memory of those leaving counts as released. Growth
- * rates are read only where freezing is possible at all (at or near `high`): below it no
- * decision needs them, and each costs a few small objects per agent.
+ * The policy's candidates: every tracked agent not `busy` (being killed, or a freeze or thaw still
+ * on its way) nor `leaving`; the memory of those leaving (evicted, not yet released) counts as
+ * released. Growth rates are read only where freezing is possible at all (at or near `high`):
+ * below it no decision needs them, and each costs a few small objects per agent.
  */
 export function decideForTrackers(
   trackers: Iterable<AgentTracker>,
-  skip: { readonly leaving: ReadonlySet<string>; readonly busy: ReadonlySet<string> },
+  away: { readonly busy: ReadonlySet<string>; readonly leaving: ReadonlyMap<string, number> },
   memory: HostMemory,
   rate: number,
   settings: PauseSettings,
@@ -23,10 +23,10 @@ export function decideForTrackers(
   const withGrowth = usedAhead(memory.usedRatio, rate, memory.total, settings.horizon) >= settings.high;
   const agents: PauseCandidate[] = [];
   let releasing = 0;
+  for (const bytes of away.leaving.values()) releasing += bytes;
   for (const tracker of trackers) {
     const agent = tracker.agent;
-    if (skip.leaving.has(agent.id)) releasing += tracker.ring.last()?.current ?? 0;
-    if (skip.leaving.has(agent.id) || skip.busy.has(agent.id)) continue;
+    if (away.busy.has(agent.id) || away.leaving.has(agent.id)) continue;
     agents.push({
       id: agent.id,
       protected: agent.protected ?? false,
@@ -39,4 +39,10 @@ export function decideForTrackers(
     });
   }
   return decidePause({ now: Date.now(), used: memory.used, total: memory.total, usedRatio: memory.usedRatio, rate, agents, releasing }, settings);
+}
+
+/** Whether any tracked agent is frozen. */
+export function anyPaused(trackers: Iterable<AgentTracker>): boolean {
+  for (const tracker of trackers) if (tracker.agent.pausedAt !== undefined) return true;
+  return false;
 }
