@@ -613,6 +613,25 @@ describe('pause before kill', () => {
     expect(host.kills.map((k) => [k.id, k.info.trigger, k.info.eviction?.signal])).toEqual([['frozen', 'hold-limit', 'SIGUSR2']]);
   });
 
+  it('evicts once per excess: an evictee\'s memory counts as released until its cgroup is empty, though the host no longer lists it', async () => {
+    vi.useFakeTimers({ now: 0 });
+    host.withPause();
+    const cgroups = fakeCgroups(2);
+    host.add({ id: 'runner', priority: 0, cgroup: cgroups.set('runner', { current: G }) });
+    // 84 % of 100 GiB, 4 GiB over the resume mark: one of the two frozen 5 GiB agents covers it.
+    for (const id of ['a', 'b']) host.add({ id, priority: 0, pausedAt: 0, cgroup: cgroups.set(id, { current: 5 * G, populated: 1 }) });
+    const monitor = monitorOf({ interval: 100_000, pause: { holdLimit: '5s' } });
+    await ticks(monitor, cgroups, [[0.84, {}], [0.84, {}], [0.84, {}], [0.84, {}], [0.84, {}], [0.84, {}]]);
+    expect(host.kills.map((k) => k.id)).toEqual(['a']);
+    // a's notice runs and its memory is still counted as used: no second eviction, tick after tick.
+    await ticks(monitor, cgroups, [[0.84, {}], [0.84, {}], [0.84, {}]]);
+    expect(host.kills.map((k) => k.id)).toEqual(['a']);
+    // Once a's cgroup is empty its memory is no longer "leaving": an excess still there is b's to cover.
+    cgroups.set('a', { populated: 0 });
+    await ticks(monitor, cgroups, [[0.84, {}], [0.84, {}]]);
+    expect(host.kills.map((k) => k.id)).toEqual(['a', 'b']);
+  });
+
   it('does nothing without a host that can freeze, or with pause: false', async () => {
     vi.useFakeTimers({ now: 0 });
     const cgroups = fakeCgroups(2);
