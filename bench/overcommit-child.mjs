@@ -12,13 +12,17 @@ try {
 }
 
 // The host's eviction notice (SIGUSR2): a real harness saves its state here and waits for the
-// kill; without a listener node would die of the signal at once.
-process.on('SIGUSR2', () => {});
+// kill — it stops working, and so stops growing; without a listener node would die of the signal at once.
+let noticed = false;
+process.on('SIGUSR2', () => {
+  noticed = true;
+});
 
 const [target, step, every, hold] = process.argv.slice(2).map(Number);
 const held = [];
 let size = 0;
 function grow() {
+  if (noticed) return;
   if (size >= target) {
     setTimeout(() => process.exit(0), hold);
     return;
