@@ -16,6 +16,7 @@ try {
 let noticed = false;
 process.on('SIGUSR2', () => {
   noticed = true;
+  setInterval(() => {}, 60_000); // waits for the kill: its work is not done
 });
 
 const [target, step, every, hold] = process.argv.slice(2).map(Number);
@@ -24,7 +25,7 @@ let size = 0;
 function grow() {
   if (noticed) return;
   if (size >= target) {
-    setTimeout(() => process.exit(0), hold);
+    setTimeout(() => noticed || process.exit(0), hold);
     return;
   }
   const mb = Math.min(step, target - size);
