@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Agent } from '../src/index.js';
 import type { BenchEnv } from './lib/env.js';
 import { KernelLog, nowUs } from '../test/helpers/kmsg.js';
-import type { Headline, SectionResult } from './lib/report.js';
+import { skippedSection, type Headline, type SectionResult } from './lib/report.js';
 import { ms, summarize } from './lib/stats.js';
 
 const MODES = ['host', 'poll100', 'poll1000'] as const;
@@ -21,13 +21,7 @@ export async function oomLatency(env: BenchEnv): Promise<SectionResult> {
   const title = '(4) OOM kill → `oom` event latency';
   const kmsg = KernelLog.open();
   if (!kmsg) {
-    return {
-      id: 'oom',
-      title,
-      headlines: [{ metric: 'OOM kill → oom event', result: 'skipped: /dev/kmsg not readable and writable (needs root)', target: '≤ 50 ms p99 (v2)', verdict: 'skipped' }],
-      tables: [],
-      notes: [],
-    };
+    return skippedSection('oom', title, 'OOM kill → oom event', 'skipped: /dev/kmsg not readable and writable (needs root)', '≤ 50 ms p99 (v2)');
   }
   env.defer(() => kmsg.close());
   const v2 = env.machine.cgroupVersion === 2;

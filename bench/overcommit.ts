@@ -25,7 +25,7 @@ import { Cgroup, type AgentHost, type AgentHostOptions, type Limits } from '../s
 import type { BenchEnv } from './lib/env.js';
 import { KernelLog } from '../test/helpers/kmsg.js';
 import { usedRatio, watchPressure } from './lib/pressure-watch.js';
-import type { Headline, SectionResult } from './lib/report.js';
+import { skippedSection, type Headline, type SectionResult } from './lib/report.js';
 
 const CHILD = join(import.meta.dirname, 'overcommit-child.mjs');
 /** The issue's per-agent limits: no agent alone is near them. */
@@ -332,13 +332,7 @@ async function runArm(env: BenchEnv, arm: Arm, load: Load, kmsg: KernelLog | und
 export async function overcommit(env: BenchEnv): Promise<SectionResult> {
   const title = '(8) Overcommit: agents that grow after they start';
   if (!env.machine.vm && !SMOKE) {
-    return {
-      id: 'overcommit',
-      title,
-      headlines: [{ metric: 'overcommit', result: 'skipped: fills the machine (global OOM in the plain arm): only in the test VM', target: '–', verdict: 'skipped' }],
-      tables: [],
-      notes: [],
-    };
+    return skippedSection('overcommit', title, 'overcommit', 'skipped: fills the machine (global OOM in the plain arm): only in the test VM');
   }
   const kmsg = KernelLog.open();
   if (kmsg) env.defer(() => kmsg.close());

@@ -24,7 +24,7 @@ import { rss } from './rss.js';
 import { collectFigures, figureTable, readBaseline } from './lib/compare.js';
 import { BenchEnv, NATIVE_SCALE, QUICK_SCALE, VM_SCALE, type Scale } from './lib/env.js';
 import { describeMachine, environmentKey, environmentTitle, machineLine } from './lib/machine.js';
-import { markdownSection, markdownTable, printSection, summaryTable, textTable, writeMarkedSection, type SectionResult } from './lib/report.js';
+import { markdownSection, markdownTable, printSection, skippedSection, summaryTable, textTable, writeMarkedSection, type SectionResult } from './lib/report.js';
 
 const SECTIONS: Record<string, (env: BenchEnv) => Promise<SectionResult>> = {
   lifecycle,
@@ -95,7 +95,7 @@ try {
       } catch (error) {
         const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
         log(`section ${name} failed: ${message}`);
-        results.push({ id: name, title: name, headlines: [{ metric: name, result: `failed: ${String(error)}`, target: '–', verdict: 'skipped' }], tables: [], notes: [] });
+        results.push(skippedSection(name, name, name, `failed: ${String(error)}`));
       }
     }
   }

@@ -39,6 +39,11 @@ export interface Figure {
   unit: '×' | 'MB';
 }
 
+/** A section that could not measure here (or broke): one skipped headline saying why. */
+export function skippedSection(id: string, title: string, metric: string, result: string, target = '–'): SectionResult {
+  return { id, title, headlines: [{ metric, result, target, verdict: 'skipped' }], tables: [], notes: [] };
+}
+
 const VERDICT: Record<Verdict, string> = { met: 'met', missed: 'MISSED', skipped: 'skipped', info: '–' };
 
 export function summaryTable(sections: SectionResult[]): Table {

@@ -8,9 +8,9 @@ import type { AgentTracker } from './tracker.js';
 import type { HostMemory } from './types.js';
 
 /**
- * The policy's candidates: every tracked agent not `busy` (being killed, or a freeze or thaw still
- * on its way) nor `leaving`; the memory of those leaving (evicted, not yet released) counts as
- * released. Growth rates are read only where freezing is possible at all (at or near `high`):
+ * The policy's candidates: every tracked agent not `busy` (being killed — the evicted among them —
+ * or a freeze or thaw still on its way). The memory of those `leaving` (evicted, not yet released;
+ * the host may have stopped listing them already) counts as released. Growth rates are read only where freezing is possible at all (at or near `high`):
  * below it no decision needs them, and each costs a few small objects per agent.
  */
 export function decideForTrackers(
@@ -26,7 +26,7 @@ export function decideForTrackers(
   for (const bytes of away.leaving.values()) releasing += bytes;
   for (const tracker of trackers) {
     const agent = tracker.agent;
-    if (away.busy.has(agent.id) || away.leaving.has(agent.id)) continue;
+    if (away.busy.has(agent.id)) continue;
     agents.push({
       id: agent.id,
       protected: agent.protected ?? false,
