@@ -8,7 +8,7 @@
  */
 import type { Cgroup } from '../cgroup/cgroup.js';
 import { AgentHostError, ErrorCode } from '../errors.js';
-import { MemoryMonitor, type MemoryMonitorOptions } from '../monitor/index.js';
+import { MemoryMonitor, type MemoryMonitorOptions, type MonitoredAgent } from '../monitor/index.js';
 import type { TypedEmitter } from '../util/emitter.js';
 import type { Admission } from './admission.js';
 import type { Agent } from './agent.js';
@@ -33,24 +33,43 @@ export function linkMonitor(options: MemoryMonitorOptions, link: MonitorLink): M
     if (!run) throw new AgentHostError(ErrorCode.AGENT_NOT_FOUND, `no live agent ${id}`);
     return run;
   };
+  /**
+   * Each run as the monitor sees it, made once per run: its fields read the run, so a tick lists
+   * hundreds of agents without making an object for each.
+   */
+  const views = new WeakMap<AgentRun, MonitoredAgent>();
+  const viewOf = (run: AgentRun): MonitoredAgent => {
+    let view = views.get(run);
+    if (view === undefined) {
+      const { agent } = run;
+      view = {
+        id: agent.id,
+        get cgroup() {
+          return agent.cgroup!;
+        },
+        priority: agent.priority,
+        protected: agent.protected,
+        preferred: agent.preferred,
+        get startedAt() {
+          return agent.startedAt;
+        },
+        get pausedAt() {
+          return run.pausedAt;
+        },
+      };
+      views.set(run, view);
+    }
+    return view;
+  };
   /** Runs given an eviction notice whose grace is still running: at `critical` their kill comes at once. */
   const noticed = new Set<AgentRun>();
   const monitor = new MemoryMonitor(
     {
       root: link.root,
       // Agents being stopped are neither sampled nor offered as victims again.
-      agents: () =>
-        [...runs.values()]
-          .filter((run) => run.live)
-          .map(({ agent, pausedAt }) => ({
-            id: agent.id,
-            cgroup: agent.cgroup!,
-            priority: agent.priority,
-            protected: agent.protected,
-            preferred: agent.preferred,
-            startedAt: agent.startedAt,
-            pausedAt,
-          })),
+      agents: function* () {
+        for (const run of runs.values()) if (run.live) yield viewOf(run);
+      },
       kill: async (id, info) => {
         const run = find(id);
         if (!info.eviction) return void (await run.stop('relief', { grace: 0, details: { ...info } }));
